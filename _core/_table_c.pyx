@@ -1,0 +1,677 @@
+# cython: language_level=3, embedsignature=True, binding=False
+"""The compiled hash table: key, value and absolute expiry side by side in C.
+
+Layout (like CPython's dict): a power-of-two index of uint32 slots probed
+linearly, pointing into a dense array of entries kept in insertion order.
+An entry is {key, value, hash, expires}. A slot holds the entry number + 2 in
+its low bits and a tag of hash bits in the bits the entry number leaves free,
+so a probe that meets another key is rejected inside the index's cache line
+without loading that key's entry: a hit costs one index line and one entry.
+
+Invariants that keep the interpreter safe whatever the keys do:
+- Python code (a key's __hash__/__eq__, a value's __del__) may run only where
+  the table is consistent: every DECREF happens after the table is updated,
+  and a lookup that called __eq__ checks that the table did not change under
+  it, raising RuntimeError if it did.
+- Resizing never calls Python code: hashes are stored.
+"""
+
+cimport cython
+from cpython.object cimport PyObject, PyTypeObject, PyObject_RichCompareBool, Py_EQ
+from cpython.float cimport PyFloat_CheckExact, PyFloat_AS_DOUBLE
+from cpython.long cimport PyLong_CheckExact
+from libc.math cimport isinf, isnan
+from libc.stdint cimport INT64_MAX, int64_t, uint32_t, uint64_t
+
+from clock cimport gdc_clock_resolution_ns, gdc_clock_uses_tsc, gdc_now_ns
+
+import datetime as _datetime
+import operator as _operator
+
+
+cdef extern from "Python.h":
+    ctypedef int (*visitproc)(PyObject *, void *) noexcept
+    ctypedef int (*traverseproc)(PyObject *, visitproc, void *) noexcept
+    ctypedef int (*inquiry)(PyObject *) noexcept
+    void _incref "Py_INCREF"(PyObject *o) noexcept
+    void _decref "Py_DECREF"(PyObject *o) noexcept
+    void _xdecref "Py_XDECREF"(PyObject *o) noexcept
+    long long PyLong_AsLongLongAndOverflow(object o, int *overflow) except? -1
+
+cdef extern from "gdc.h":
+    Py_hash_t gdc_hash(object key) except? -1
+    bint gdc_both_exact_str(PyObject *a, PyObject *b) noexcept
+    bint gdc_str_eq(PyObject *a, PyObject *b) noexcept
+    void *gdc_calloc(size_t nbytes) noexcept
+    void gdc_free(void *p, size_t nbytes) noexcept
+    void gdc_set_gc(PyTypeObject *tp, traverseproc trav, inquiry clear) noexcept
+    traverseproc gdc_get_traverse(PyTypeObject *tp) noexcept
+    inquiry gdc_get_clear(PyTypeObject *tp) noexcept
+    uint64_t GDC_GOLDEN
+
+
+cdef enum:
+    MIN_SIZE = 8
+    MIN_SHIFT = 61            # 64 - log2(MIN_SIZE)
+    MIN_IDXMASK = 15          # entry + 2 <= MIN_SIZE + 1 fits in 4 bits
+    SLOT_EMPTY = 0
+    SLOT_DELETED = 1
+
+cdef Py_ssize_t MAX_SIZE = (<Py_ssize_t>1) << 31   # uint32 slots hold entry + 2
+
+#: Longest TTL: 2**62 ns, about 146 years, so that now + ttl fits in int64.
+MAX_TTL_NS = 1 << 62
+cdef int64_t _MAX_TTL_NS = MAX_TTL_NS
+cdef long long _MAX_TTL_S = MAX_TTL_NS // 1000000000
+
+#: Resolution of the wall clock used for expiry, in nanoseconds.
+CLOCK_RESOLUTION_NS = gdc_clock_resolution_ns()
+
+# The index of an empty table: never written, because an empty table has no
+# room (_usable == 0) and any insert resizes first. Lets clear() and a new
+# table skip allocation entirely.
+cdef uint32_t _EMPTY_INDEX[MIN_SIZE]
+
+cdef int64_t _fake_now = 0
+
+
+cdef inline int64_t _now() noexcept nogil:
+    if _fake_now:
+        return _fake_now
+    return gdc_now_ns()
+
+
+def now_ns():
+    """Return the table's clock: Unix time in nanoseconds."""
+    return _now()
+
+
+def clock_uses_tsc():
+    """True when the expiry clock is extrapolating the CPU time-stamp counter."""
+    return gdc_clock_uses_tsc()
+
+
+def _set_clock(now_ns=None):
+    """Freeze the table's clock at ``now_ns`` (int, Unix ns), or unfreeze it with None.
+
+    A test hook: it affects every table of this module.
+    """
+    global _fake_now
+    if now_ns is None:
+        _fake_now = 0
+    else:
+        if now_ns <= 0:
+            raise ValueError(f"now_ns must be > 0, got {now_ns!r}")
+        _fake_now = now_ns
+
+
+cdef inline uint64_t _mix(Py_hash_t h) noexcept nogil:
+    # Fibonacci hashing spreads ints, whose hash is themselves, over the index.
+    return <uint64_t>h * GDC_GOLDEN
+
+
+cdef inline size_t _slot0(uint64_t m, int shift) noexcept nogil:
+    # The first probe comes from the top bits of the mixed hash...
+    return <size_t>(m >> shift)
+
+
+cdef inline uint32_t _tag(uint64_t m, uint32_t idxmask) noexcept nogil:
+    # ...and the tag from its low 32 bits, which the slot number never uses.
+    return <uint32_t>m & ~idxmask
+
+
+# --- TTL normalisation -------------------------------------------------------
+
+cdef int64_t _float_ttl_ns(double d, object ttl) except -1:
+    if isnan(d):
+        raise ValueError(f"ttl must be a number of seconds, got {ttl!r}")
+    if d < 0:
+        raise ValueError(f"ttl must be >= 0, got {ttl!r}")
+    if d == 0 or isinf(d):
+        return 0
+    d *= 1e9
+    if d >= <double>_MAX_TTL_NS:
+        raise ValueError(f"ttl must be at most {_MAX_TTL_S} seconds, got {ttl!r}")
+    cdef int64_t ns = <int64_t>d
+    return ns if ns > 0 else 1
+
+
+cdef int64_t _int_ttl_ns(object ttl) except -1:
+    cdef int overflow = 0
+    cdef long long v = PyLong_AsLongLongAndOverflow(ttl, &overflow)
+    if overflow < 0 or (overflow == 0 and v < 0):
+        raise ValueError(f"ttl must be >= 0, got {ttl!r}")
+    if overflow > 0 or v > _MAX_TTL_S:
+        raise ValueError(f"ttl must be at most {_MAX_TTL_S} seconds, got {ttl!r}")
+    return v * 1000000000
+
+
+cdef int64_t _ttl_ns_slow(object ttl) except -1:
+    if isinstance(ttl, bool):
+        raise TypeError("ttl must be seconds (int or float) or a timedelta, got bool")
+    if isinstance(ttl, float):
+        return _float_ttl_ns(PyFloat_AS_DOUBLE(ttl), ttl)
+    if isinstance(ttl, int):
+        return _int_ttl_ns(int(ttl))
+    if isinstance(ttl, _datetime.timedelta):
+        ns = (ttl.days * 86400 + ttl.seconds) * 1000000000 + ttl.microseconds * 1000
+        if ns < 0:
+            raise ValueError(f"ttl must be >= 0, got {ttl!r}")
+        if ns >= _MAX_TTL_NS:
+            raise ValueError(f"ttl must be at most {_MAX_TTL_S} seconds, got {ttl!r}")
+        return ns
+    if not isinstance(ttl, (str, bytes, bytearray)):
+        tp = type(ttl)
+        if hasattr(tp, "__index__"):
+            return _int_ttl_ns(_operator.index(ttl))
+        if hasattr(tp, "__float__"):
+            return _float_ttl_ns(float(ttl), ttl)
+    raise TypeError(
+        f"ttl must be seconds (int or float) or a timedelta, got {type(ttl).__name__}")
+
+
+cdef inline int64_t _ttl_ns(object ttl) except -1:
+    if PyFloat_CheckExact(ttl):
+        return _float_ttl_ns(PyFloat_AS_DOUBLE(ttl), ttl)
+    if PyLong_CheckExact(ttl):
+        return _int_ttl_ns(ttl)
+    return _ttl_ns_slow(ttl)
+
+
+def ttl_to_ns(ttl):
+    """Normalise a TTL (seconds as int/float, or a timedelta) to nanoseconds; 0 means never."""
+    return _ttl_ns(ttl)
+
+
+# The read path as inline module functions, not methods: Cython calls a cdef
+# method of a subclassable type through its vtable, which the C compiler
+# cannot inline.
+
+cdef inline Py_ssize_t _lookup(Table t, object key, Py_hash_t h, Py_ssize_t *free_slot) except -2:
+    """Index slot holding key, or -1; *free_slot gets where key would go."""
+    cdef uint64_t m = _mix(h)
+    cdef size_t mask = <size_t>t._size - 1
+    cdef size_t i = _slot0(m, t._shift)
+    cdef uint32_t idxmask = t._idxmask
+    cdef uint32_t tag = _tag(m, idxmask)
+    cdef Py_ssize_t first_deleted = -1
+    cdef uint32_t v, low
+    cdef Entry *ep
+    while True:
+        v = t._index[i]
+        low = v & idxmask
+        if low == SLOT_EMPTY:
+            if free_slot != NULL:
+                free_slot[0] = first_deleted if first_deleted >= 0 else <Py_ssize_t>i
+            return -1
+        if low == SLOT_DELETED:
+            if first_deleted < 0:
+                first_deleted = <Py_ssize_t>i
+        elif (v ^ tag) <= idxmask:
+            ep = &t._entries[low - 2]
+            if ep.key == <PyObject *>key:
+                return <Py_ssize_t>i
+            if ep.hash == h and t._eq_slow(ep, key):
+                return <Py_ssize_t>i
+        i = (i + 1) & mask
+
+
+cdef inline Entry *_entry_at(Table t, Py_ssize_t slot) noexcept:
+    return &t._entries[(t._index[slot] & t._idxmask) - 2]
+
+
+cdef inline Py_ssize_t _find_live(Table t, object key) except -2:
+    """Entry index of a live key, or -1; frees the entry if it has expired."""
+    cdef Py_hash_t h = gdc_hash(key)
+    cdef Py_ssize_t slot = _lookup(t, key, h, NULL)
+    if slot < 0:
+        return -1
+    cdef Entry *ep = _entry_at(t, slot)
+    if ep.expires != 0 and ep.expires <= _now():
+        t._drop_slot(slot)
+        return -1
+    return ep - t._entries
+
+
+# --- the table ---------------------------------------------------------------
+
+cdef class Table:
+    """Hash table with a per-entry absolute expiry, compared in C on every read."""
+
+    def __cinit__(self, *args, **kwargs):
+        self._entries = NULL
+        self._index = _EMPTY_INDEX
+        self._size = MIN_SIZE
+        self._shift = MIN_SHIFT
+        self._idxmask = MIN_IDXMASK
+        self._usable = 0
+        self._nentries = 0
+        self._used = 0
+        self._min_expires = INT64_MAX
+        self._default_ttl_ns = 0
+        self._version = 0
+        self._default_ttl = 0.0
+
+    def __init__(self, default_ttl=0):
+        self.default_ttl = default_ttl
+
+    def __dealloc__(self):
+        self._clear_all()
+
+    @property
+    def default_ttl(self):
+        """TTL in seconds given to entries put without one; 0.0 means they never expire."""
+        return self._default_ttl
+
+    @default_ttl.setter
+    def default_ttl(self, value):
+        cdef int64_t ns = 0 if value is None else _ttl_ns(value)
+        self._default_ttl_ns = ns
+        self._default_ttl = ns / 1e9
+
+    # -- lookup ------------------------------------------------------------
+
+    cdef bint _eq_slow(self, Entry *ep, object key) except -1:
+        cdef PyObject *startkey = ep.key
+        if gdc_both_exact_str(startkey, <PyObject *>key):
+            return gdc_str_eq(startkey, <PyObject *>key)
+        cdef Entry *entries = self._entries
+        cdef uint64_t version = self._version
+        cdef object stored = <object>startkey   # keeps the key alive through __eq__
+        cdef int r = PyObject_RichCompareBool(stored, key, Py_EQ)
+        if self._entries != entries or self._version != version or ep.key != startkey:
+            raise RuntimeError("cache changed while a key was being compared")
+        return r
+
+    cdef Py_ssize_t _slot_of_entry(self, Py_ssize_t ix) noexcept:
+        cdef size_t mask = <size_t>self._size - 1
+        cdef size_t i = _slot0(_mix(self._entries[ix].hash), self._shift)
+        while (self._index[i] & self._idxmask) != <uint32_t>(ix + 2):
+            i = (i + 1) & mask
+        return <Py_ssize_t>i
+
+    cdef void _unlink_slot(self, Py_ssize_t slot) noexcept:
+        """Remove the entry at slot; the caller owns its key and value references."""
+        cdef Entry *ep = _entry_at(self, slot)
+        self._index[slot] = SLOT_DELETED
+        ep.key = NULL
+        ep.value = NULL
+        self._used -= 1
+
+    cdef void _drop_slot(self, Py_ssize_t slot) noexcept:
+        cdef Entry *ep = _entry_at(self, slot)
+        cdef PyObject *k = ep.key
+        cdef PyObject *v = ep.value
+        self._unlink_slot(slot)
+        _decref(k)
+        _decref(v)
+
+    # -- mutation ------------------------------------------------------------
+
+    cdef int _resize(self, Py_ssize_t minsize) except -1:
+        cdef Py_ssize_t newsize = MIN_SIZE
+        cdef int shift = MIN_SHIFT
+        while newsize < minsize:
+            newsize <<= 1
+            shift -= 1
+        if newsize > MAX_SIZE:
+            raise MemoryError(f"cache cannot hold more than {(MAX_SIZE * 2) // 3} entries")
+        cdef Py_ssize_t usable = (newsize * 2) // 3
+        cdef uint32_t *index = <uint32_t *>gdc_calloc(<size_t>newsize * sizeof(uint32_t))
+        cdef Entry *entries = <Entry *>gdc_calloc(<size_t>usable * sizeof(Entry))
+        if index == NULL or entries == NULL:
+            gdc_free(index, <size_t>newsize * sizeof(uint32_t))
+            gdc_free(entries, <size_t>usable * sizeof(Entry))
+            raise MemoryError()
+        # entry + 2 <= usable + 1 < 2 * newsize: one bit more than the slot number
+        cdef uint32_t idxmask = <uint32_t>min(<uint64_t>newsize * 2 - 1, <uint64_t>0xFFFFFFFF)
+        cdef size_t mask = <size_t>newsize - 1
+        cdef size_t i
+        cdef uint64_t m
+        cdef Py_ssize_t j = 0, k
+        cdef Entry *ep
+        for k in range(self._nentries):
+            ep = &self._entries[k]
+            if ep.key == NULL:
+                continue
+            entries[j] = ep[0]
+            m = _mix(ep.hash)
+            i = _slot0(m, shift)
+            while index[i] != SLOT_EMPTY:
+                i = (i + 1) & mask
+            index[i] = <uint32_t>(j + 2) | _tag(m, idxmask)
+            j += 1
+        self._free_arrays()
+        self._entries = entries
+        self._index = index
+        self._size = newsize
+        self._shift = shift
+        self._idxmask = idxmask
+        self._usable = usable
+        self._nentries = j
+        self._version += 1
+        return 0
+
+    cdef void _free_arrays(self) noexcept:
+        if self._entries != NULL:
+            gdc_free(self._entries, <size_t>self._usable * sizeof(Entry))
+            gdc_free(self._index, <size_t>self._size * sizeof(uint32_t))
+
+    cdef int _put(self, object key, object value, int64_t ttl_ns) except -1:
+        cdef Py_hash_t h = gdc_hash(key)
+        cdef int64_t now = 0
+        cdef int64_t expires = 0
+        if ttl_ns:
+            now = _now()
+            expires = now + ttl_ns
+        cdef Py_ssize_t free_slot = -1
+        cdef Py_ssize_t slot = _lookup(self, key, h, &free_slot)
+        cdef Entry *ep
+        cdef PyObject *old_key = NULL
+        cdef PyObject *old_value = NULL
+        if slot >= 0:
+            ep = _entry_at(self, slot)
+            if ep.expires != 0 and ep.expires <= (now if now else _now()):
+                # An expired entry is gone: the key comes back as a new one, at the end.
+                old_key = ep.key
+                old_value = ep.value
+                self._unlink_slot(slot)
+                free_slot = slot
+            else:
+                old_value = ep.value
+                _incref(<PyObject *>value)
+                ep.value = <PyObject *>value
+                ep.expires = expires
+                if expires != 0 and expires < self._min_expires:
+                    self._min_expires = expires
+                _decref(old_value)
+                return 0
+        if self._nentries >= self._usable:
+            try:
+                self._resize(self._used * 3)
+            except BaseException:
+                _xdecref(old_key)
+                _xdecref(old_value)
+                raise
+            free_slot = self._find_free(h)
+        ep = &self._entries[self._nentries]
+        _incref(<PyObject *>key)
+        _incref(<PyObject *>value)
+        ep.key = <PyObject *>key
+        ep.value = <PyObject *>value
+        ep.hash = h
+        ep.expires = expires
+        self._index[free_slot] = <uint32_t>(self._nentries + 2) | _tag(_mix(h), self._idxmask)
+        self._nentries += 1
+        self._used += 1
+        self._version += 1
+        if expires != 0 and expires < self._min_expires:
+            self._min_expires = expires
+        _xdecref(old_key)
+        _xdecref(old_value)
+        return 0
+
+    cdef Py_ssize_t _find_free(self, Py_hash_t h) noexcept:
+        cdef size_t mask = <size_t>self._size - 1
+        cdef size_t i = _slot0(_mix(h), self._shift)
+        while (self._index[i] & self._idxmask) > SLOT_DELETED:
+            i = (i + 1) & mask
+        return <Py_ssize_t>i
+
+    cdef int _delete(self, object key) except -1:
+        """Remove key; 1 when a live entry was removed, 0 when none was there."""
+        cdef Py_hash_t h = gdc_hash(key)
+        cdef Py_ssize_t slot = _lookup(self, key, h, NULL)
+        if slot < 0:
+            return 0
+        cdef int64_t expires = _entry_at(self, slot).expires
+        cdef bint live = expires == 0 or expires > _now()
+        if live:
+            self._version += 1
+        self._drop_slot(slot)
+        return live
+
+    cdef Py_ssize_t _purge(self) except -1:
+        """Free every expired entry; return how many."""
+        cdef int64_t now = _now()
+        if now < self._min_expires:
+            return 0
+        cdef list grave = []     # references released only once the table is consistent
+        cdef int64_t newmin = INT64_MAX
+        cdef Py_ssize_t ix, n = 0
+        cdef Entry *ep
+        cdef PyObject *k
+        cdef PyObject *v
+        for ix in range(self._nentries):
+            ep = &self._entries[ix]
+            if ep.key == NULL or ep.expires == 0:
+                continue
+            if ep.expires > now:
+                if ep.expires < newmin:
+                    newmin = ep.expires
+                continue
+            k = ep.key
+            v = ep.value
+            grave.append(<object>k)
+            grave.append(<object>v)
+            self._unlink_slot(self._slot_of_entry(ix))
+            _decref(k)
+            _decref(v)
+            n += 1
+        self._min_expires = newmin
+        return n
+
+    cdef void _clear_all(self) noexcept:
+        cdef Entry *entries = self._entries
+        cdef Py_ssize_t n = self._nentries, i
+        cdef Py_ssize_t usable = self._usable, size = self._size
+        cdef uint32_t *index = self._index
+        self._entries = NULL
+        self._index = _EMPTY_INDEX
+        self._size = MIN_SIZE
+        self._shift = MIN_SHIFT
+        self._idxmask = MIN_IDXMASK
+        self._usable = 0
+        self._nentries = 0
+        self._used = 0
+        self._min_expires = INT64_MAX
+        self._version += 1
+        if entries == NULL:
+            return
+        # The table is already empty: values' finalisers may use it freely.
+        for i in range(n):
+            _xdecref(entries[i].key)
+            _xdecref(entries[i].value)
+        gdc_free(entries, <size_t>usable * sizeof(Entry))
+        gdc_free(index, <size_t>size * sizeof(uint32_t))
+
+    # -- public API ------------------------------------------------------------
+
+    def put(self, key, value, ttl=None):
+        """Store value under key.
+
+        Args:
+            key: any hashable.
+            value: any object, stored by reference.
+            ttl: seconds (int or float) or a timedelta; None uses the default
+                TTL, 0 means never expire.
+
+        Raises:
+            TypeError: key unhashable, or ttl of the wrong type.
+            ValueError: ttl negative, NaN or too large.
+        """
+        self._put(key, value, self._default_ttl_ns if ttl is None else _ttl_ns(ttl))
+
+    def put_safe(self, key, value, ttl=None):
+        """Store value under key, then read it back.
+
+        Returns:
+            True when the value read back is the very object stored and live.
+        """
+        self._put(key, value, self._default_ttl_ns if ttl is None else _ttl_ns(ttl))
+        cdef Py_ssize_t ix = _find_live(self, key)
+        return ix >= 0 and self._entries[ix].value == <PyObject *>value
+
+    def get(self, key, default=None):
+        """Return the live value stored under key, else default."""
+        cdef Py_ssize_t ix = _find_live(self, key)
+        if ix < 0:
+            return default
+        return <object>self._entries[ix].value
+
+    def __getitem__(self, key):
+        cdef Py_ssize_t ix = _find_live(self, key)
+        if ix < 0:
+            raise KeyError(key)
+        return <object>self._entries[ix].value
+
+    def __setitem__(self, key, value):
+        self._put(key, value, self._default_ttl_ns)
+
+    def __delitem__(self, key):
+        if not self._delete(key):
+            raise KeyError(key)
+
+    def __contains__(self, key):
+        return _find_live(self, key) >= 0
+
+    def exists(self, key):
+        """Return True when key holds a live entry."""
+        return _find_live(self, key) >= 0
+
+    def delete(self, key):
+        """Remove key. Returns True when a live entry was removed."""
+        return self._delete(key) == 1
+
+    def delete_safe(self, key):
+        """Remove key, then check it is gone.
+
+        Returns:
+            True exactly when the key held a live entry and no longer does.
+        """
+        cdef bint removed = self._delete(key)
+        return removed and _find_live(self, key) < 0
+
+    def ttl(self, key):
+        """Remaining lifetime of key in seconds, or None when it never expires.
+
+        Raises:
+            KeyError: key has no live entry.
+        """
+        cdef Py_ssize_t slot = _lookup(self, key, gdc_hash(key), NULL)
+        if slot < 0:
+            raise KeyError(key)
+        cdef int64_t expires = _entry_at(self, slot).expires
+        if expires == 0:
+            return None
+        cdef int64_t now = _now()
+        if expires <= now:
+            self._drop_slot(slot)
+            raise KeyError(key)
+        return (expires - now) / 1e9
+
+    def expire(self):
+        """Free every expired entry now. Returns how many were freed."""
+        return self._purge()
+
+    def __len__(self):
+        if self._min_expires != INT64_MAX and self._min_expires <= _now():
+            self._purge()
+        return self._used
+
+    def count(self):
+        """Number of live entries (same as len())."""
+        return len(self)
+
+    def clear(self):
+        """Remove every entry."""
+        self._clear_all()
+
+    def __iter__(self):
+        return _TableIter._new(self, 0)
+
+    def _iter(self, int kind):
+        """Iterator over live entries: kind 0 keys, 1 values, 2 (key, value) pairs."""
+        if kind < 0 or kind > 2:
+            raise ValueError(f"kind must be 0, 1 or 2, got {kind}")
+        return _TableIter._new(self, kind)
+
+    def __sizeof__(self):
+        cdef size_t n = sizeof(Table)
+        if self._entries != NULL:
+            n += <size_t>self._usable * sizeof(Entry) + <size_t>self._size * sizeof(uint32_t)
+        return n
+
+
+@cython.final
+cdef class _TableIter:
+    cdef Table _table
+    cdef Py_ssize_t _pos
+    cdef uint64_t _version
+    cdef int _kind
+
+    @staticmethod
+    cdef _TableIter _new(Table table, int kind):
+        cdef _TableIter it = _TableIter.__new__(_TableIter)
+        it._table = table
+        it._pos = 0
+        it._version = table._version
+        it._kind = kind
+        return it
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        cdef Table t = self._table
+        if t is None:
+            raise StopIteration
+        if t._version != self._version:
+            raise RuntimeError("cache changed during iteration")
+        cdef int64_t now = _now()
+        cdef Entry *ep
+        while self._pos < t._nentries:
+            ep = &t._entries[self._pos]
+            self._pos += 1
+            if ep.key == NULL or (ep.expires != 0 and ep.expires <= now):
+                continue
+            if self._kind == 0:
+                return <object>ep.key
+            if self._kind == 1:
+                return <object>ep.value
+            return (<object>ep.key, <object>ep.value)
+        self._table = None
+        raise StopIteration
+
+
+# --- cyclic GC over the entries ----------------------------------------------
+
+cdef traverseproc _cython_traverse = gdc_get_traverse(<PyTypeObject *>Table)
+cdef inquiry _cython_clear = gdc_get_clear(<PyTypeObject *>Table)
+
+
+cdef int _table_traverse(PyObject *o, visitproc visit, void *arg) noexcept:
+    cdef Entry *entries = (<Table>o)._entries
+    cdef Py_ssize_t n = (<Table>o)._nentries, i
+    cdef int r
+    for i in range(n):
+        if entries[i].key != NULL:
+            r = visit(entries[i].key, arg)
+            if r:
+                return r
+            r = visit(entries[i].value, arg)
+            if r:
+                return r
+    if _cython_traverse != NULL:
+        return _cython_traverse(o, visit, arg)
+    return 0
+
+
+cdef int _table_clear(PyObject *o) noexcept:
+    (<Table>o)._clear_all()
+    if _cython_clear != NULL:
+        return _cython_clear(o)
+    return 0
+
+
+gdc_set_gc(<PyTypeObject *>Table, _table_traverse, _table_clear)

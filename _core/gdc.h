@@ -1,0 +1,231 @@
+/* Small C helpers for the compiled core: the wall clock, large-table
+ * allocation, and str fast paths. Everything here is static inline so each
+ * extension module gets its own copy and nothing is exported. */
+#ifndef GDC_H
+#define GDC_H
+
+#include <Python.h>
+#include <stdint.h>
+#include <string.h>
+
+#if defined(_WIN32)
+#  include <windows.h>
+#else
+#  include <time.h>
+#  include <sys/mman.h>
+#endif
+
+/* Unix wall time in nanoseconds. Wall time, not a monotonic clock, because
+ * expiry times travel inside snapshots to other machines and processes. */
+static inline int64_t gdc_wall_ns(void)
+{
+#if defined(_WIN32)
+    FILETIME ft;
+    ULARGE_INTEGER u;
+    GetSystemTimePreciseAsFileTime(&ft);
+    u.LowPart = ft.dwLowDateTime;
+    u.HighPart = ft.dwHighDateTime;
+    /* 100 ns ticks since 1601-01-01 */
+    return ((int64_t)u.QuadPart - INT64_C(116444736000000000)) * 100;
+#else
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * INT64_C(1000000000) + (int64_t)ts.tv_nsec;
+#endif
+}
+
+/* The expiry clock: gdc_wall_ns() extrapolated with the CPU's time-stamp
+ * counter. clock_gettime(CLOCK_REALTIME) costs ~20 ns even through the vDSO
+ * (it reads the TSC too, under a seqlock), which doubles the cost of a cache
+ * hit; rdtsc alone costs less than half. The TSC is mapped to wall time by a
+ * pair of readings and re-synchronised at least every millisecond, so the
+ * clock follows the system clock (and its steps) to within microseconds.
+ * Used only where the TSC is invariant (constant rate, runs in sleep states);
+ * elsewhere, and whenever a reading looks wrong, it is plain gdc_wall_ns().
+ * The state is per module and updated only with the GIL held. */
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && !defined(_WIN32)
+#  define GDC_HAVE_TSC 1
+#  include <x86intrin.h>
+#  include <cpuid.h>
+#else
+#  define GDC_HAVE_TSC 0
+#endif
+
+typedef struct {
+    int state;              /* 0 unknown, -1 TSC unusable, 1 no anchor, 3 anchored, 2 running */
+    uint64_t tsc0;          /* counter at the last synchronisation */
+    int64_t wall0;          /* wall time at the last synchronisation */
+    double ns_per_tick;
+    uint64_t max_ticks;     /* extrapolate at most this far past tsc0 (1 ms) */
+} gdc_tsc_clock_t;
+
+static gdc_tsc_clock_t gdc_tsc_clock = {0, 0, 0, 0.0, 0};
+
+#if GDC_HAVE_TSC
+static int gdc_tsc_invariant(void)
+{
+    unsigned int a, b, c, d;
+    if (!__get_cpuid(0x80000000u, &a, &b, &c, &d) || a < 0x80000007u)
+        return 0;
+    __get_cpuid(0x80000007u, &a, &b, &c, &d);
+    return (d >> 8) & 1;
+}
+
+/* One (tsc, wall) pair taken close together: 0 when no close pair was had. */
+static int gdc_tsc_pair(uint64_t *tsc, int64_t *wall)
+{
+    int tries;
+    for (tries = 0; tries < 4; tries++) {
+        uint64_t t1 = __rdtsc();
+        int64_t w = gdc_wall_ns();
+        uint64_t t2 = __rdtsc();
+        if (t2 > t1 && t2 - t1 < 20000) {   /* well under 20 us on any clock rate */
+            *tsc = t1 + (t2 - t1) / 2;
+            *wall = w;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int64_t gdc_tsc_resync(void)
+{
+    gdc_tsc_clock_t *c = &gdc_tsc_clock;
+    uint64_t tsc;
+    int64_t wall;
+    double scale;
+    if (c->state == 0)
+        c->state = gdc_tsc_invariant() ? 1 : -1;
+    if (c->state < 0 || !gdc_tsc_pair(&tsc, &wall))
+        return gdc_wall_ns();
+    if (c->state == 1 || tsc <= c->tsc0 || wall <= c->wall0) {
+        /* no anchor yet, or the counter or the clock went back: anchor here */
+        c->state = 3;
+        c->max_ticks = 0;
+        c->tsc0 = tsc;
+        c->wall0 = wall;
+        return wall;
+    }
+    if (tsc - c->tsc0 < 100000)     /* too short a window to measure the rate */
+        return wall;
+    scale = (double)(wall - c->wall0) / (double)(tsc - c->tsc0);
+    if (scale > 0.02 && scale < 20.0) {     /* 50 MHz .. 50 GHz: else a clock step */
+        c->ns_per_tick = scale;
+        c->max_ticks = (uint64_t)(1e6 / scale);
+        c->state = 2;
+    } else {
+        c->max_ticks = 0;
+        c->state = 3;
+    }
+    c->tsc0 = tsc;
+    c->wall0 = wall;
+    return wall;
+}
+#endif
+
+static inline int64_t gdc_now_ns(void)
+{
+#if GDC_HAVE_TSC
+    gdc_tsc_clock_t *c = &gdc_tsc_clock;
+    uint64_t d = __rdtsc() - c->tsc0;
+    if (d < c->max_ticks)
+        return c->wall0 + (int64_t)((double)d * c->ns_per_tick);
+    return gdc_tsc_resync();
+#else
+    return gdc_wall_ns();
+#endif
+}
+
+static inline int gdc_clock_uses_tsc(void)
+{
+    return gdc_tsc_clock.state == 2;
+}
+
+static inline int64_t gdc_clock_resolution_ns(void)
+{
+#if defined(_WIN32)
+    return 100;
+#else
+    struct timespec ts;
+    if (clock_getres(CLOCK_REALTIME, &ts) != 0)
+        return 1000;
+    return (int64_t)ts.tv_sec * INT64_C(1000000000) + (int64_t)ts.tv_nsec;
+#endif
+}
+
+/* Tables of 2 MiB and up get their own zero-filled mapping and, on Linux,
+ * transparent huge pages: a lookup in a table of a million entries touches
+ * two random cache lines, and with 4 KiB pages each of them is also a TLB
+ * miss. Smaller blocks come zeroed from PyMem_Calloc. */
+#define GDC_BIG_BLOCK ((size_t)2 << 20)
+
+static inline void *gdc_calloc(size_t nbytes)
+{
+#if !defined(_WIN32) && defined(MAP_ANONYMOUS)
+    if (nbytes >= GDC_BIG_BLOCK) {
+        void *p = mmap(NULL, nbytes, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (p == MAP_FAILED)
+            return NULL;
+#  if defined(MADV_HUGEPAGE)
+        (void)madvise(p, nbytes, MADV_HUGEPAGE);
+#  endif
+        return p;
+    }
+#endif
+    return PyMem_Calloc(1, nbytes ? nbytes : 1);
+}
+
+static inline void gdc_free(void *p, size_t nbytes)
+{
+    if (p == NULL)
+        return;
+#if !defined(_WIN32) && defined(MAP_ANONYMOUS)
+    if (nbytes >= GDC_BIG_BLOCK) {
+        munmap(p, nbytes);
+        return;
+    }
+#endif
+    PyMem_Free(p);
+}
+
+/* hash(key) without a function call for an exact str whose hash is cached. */
+static inline Py_hash_t gdc_hash(PyObject *key)
+{
+    if (PyUnicode_CheckExact(key)) {
+        Py_hash_t h = ((PyASCIIObject *)key)->hash;
+        if (h != -1)
+            return h;
+    }
+    return PyObject_Hash(key);
+}
+
+/* 2**64 / golden ratio: multiplying by it spreads hashes over the index. */
+#define GDC_GOLDEN UINT64_C(0x9E3779B97F4A7C15)
+
+static inline int gdc_both_exact_str(PyObject *a, PyObject *b)
+{
+    return PyUnicode_CheckExact(a) && PyUnicode_CheckExact(b);
+}
+
+/* Equality of two exact str objects: never runs Python code. */
+static inline int gdc_str_eq(PyObject *a, PyObject *b)
+{
+    Py_ssize_t n = PyUnicode_GET_LENGTH(a);
+    if (n != PyUnicode_GET_LENGTH(b) || PyUnicode_KIND(a) != PyUnicode_KIND(b))
+        return 0;
+    return memcmp(PyUnicode_DATA(a), PyUnicode_DATA(b),
+                  (size_t)n * PyUnicode_KIND(a)) == 0;
+}
+
+/* Cython cannot declare tp_traverse/tp_clear itself; the table installs its
+ * own at import, chaining to the ones Cython generated. */
+static inline void gdc_set_gc(PyTypeObject *tp, traverseproc trav, inquiry clear)
+{
+    tp->tp_traverse = trav;
+    tp->tp_clear = clear;
+}
+static inline traverseproc gdc_get_traverse(PyTypeObject *tp) { return tp->tp_traverse; }
+static inline inquiry gdc_get_clear(PyTypeObject *tp) { return tp->tp_clear; }
+
+#endif /* GDC_H */

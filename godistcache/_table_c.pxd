@@ -1,0 +1,41 @@
+# cython: language_level=3
+# Declarations of the compiled table, so other compiled modules (the snapshot
+# codec) can walk its entries directly.
+
+from cpython.object cimport PyObject
+from libc.stdint cimport int64_t, uint32_t, uint64_t
+
+
+ctypedef struct Entry:
+    PyObject *key          # NULL: deleted
+    PyObject *value
+    Py_hash_t hash
+    int64_t expires        # Unix ns; 0: never
+
+
+cdef class Table:
+    cdef Entry *_entries       # dense, in insertion order
+    cdef uint32_t *_index      # low bits: 0 empty, 1 deleted, else entry + 2; high bits: hash tag
+    cdef Py_ssize_t _size      # index slots, a power of two
+    cdef int _shift            # 64 - log2(_size)
+    cdef uint32_t _idxmask     # bits of a slot that hold entry + 2
+    cdef Py_ssize_t _usable    # capacity of _entries
+    cdef Py_ssize_t _nentries  # filled prefix of _entries
+    cdef Py_ssize_t _used      # entries not deleted (live, or expired not yet freed)
+    cdef int64_t _min_expires  # lower bound of every expiry in the table
+    cdef int64_t _default_ttl_ns
+    cdef uint64_t _version     # bumped when the live key set or the layout changes
+    cdef object _default_ttl
+    cdef object __weakref__
+
+    cdef bint _eq_slow(self, Entry *ep, object key) except -1
+    cdef int _resize(self, Py_ssize_t minused) except -1
+    cdef int _put(self, object key, object value, int64_t ttl_ns) except -1
+    cdef int _delete(self, object key) except -1
+    cdef Py_ssize_t _purge(self) except -1
+    cdef Py_ssize_t _find_free(self, Py_hash_t h) noexcept
+    cdef Py_ssize_t _slot_of_entry(self, Py_ssize_t ix) noexcept
+    cdef void _unlink_slot(self, Py_ssize_t slot) noexcept
+    cdef void _drop_slot(self, Py_ssize_t slot) noexcept
+    cdef void _free_arrays(self) noexcept
+    cdef void _clear_all(self) noexcept

@@ -1,0 +1,41 @@
+"""Build of the compiled core. Metadata lives in pyproject.toml.
+
+Environment switches:
+  GODISTCACHE_NO_EXTENSIONS=1   install the pure-Python core only
+  GODISTCACHE_DEBUG_BUILD=1     -O0 -g3, line tracing, no assertions stripped
+"""
+import os
+import sys
+
+from setuptools import Extension, setup
+
+NO_EXTENSIONS = os.environ.get("GODISTCACHE_NO_EXTENSIONS", "") not in ("", "0")
+DEBUG_BUILD = os.environ.get("GODISTCACHE_DEBUG_BUILD", "") not in ("", "0")
+
+# The compiled modules: (module name, Cython source).
+EXTENSIONS = [
+    ("godistcache._table_c", "_core/_table_c.pyx"),
+]
+
+
+def extensions():
+    if NO_EXTENSIONS:
+        return []
+    from Cython.Build import cythonize
+
+    if sys.platform == "win32":
+        cflags = ["/Od", "/Zi"] if DEBUG_BUILD else ["/O2"]
+    else:
+        cflags = ["-O0", "-g3"] if DEBUG_BUILD else ["-O3"]
+    macros = [("CYTHON_TRACE", "1"), ("CYTHON_TRACE_NOGIL", "1")] if DEBUG_BUILD else []
+    exts = [
+        Extension(name, [src], include_dirs=["_core"], extra_compile_args=cflags, define_macros=macros)
+        for name, src in EXTENSIONS
+    ]
+    directives = {"language_level": "3", "embedsignature": True}
+    if DEBUG_BUILD:
+        directives["linetrace"] = True
+    return cythonize(exts, compiler_directives=directives, include_path=["_core", "."])
+
+
+setup(ext_modules=extensions())
