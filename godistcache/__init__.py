@@ -1,0 +1,16 @@
+"""godistcache: a dict-fast local cache with expiry kept in C.
+
+>>> from godistcache import Cache
+>>> cache = Cache(default_ttl=300)
+>>> cache.put("user:1", {"name": "Ada"})
+>>> cache.get("user:1")
+{'name': 'Ada'}
+"""
+
+from ._table import CORE
+from .cache import TTL, Cache
+from .errors import GoDistCacheError
+
+__version__ = "0.1.0"
+
+__all__ = ["CORE", "TTL", "Cache", "GoDistCacheError", "__version__"]

@@ -1,0 +1,328 @@
+"""The pure-Python twin of ``_table_c``: same names, same behaviour, slower.
+
+It is the reference the compiled table is tested against, the core used when
+``GODISTCACHE_NO_EXTENSIONS=1`` is set, and the source of the types.
+
+Each key maps to a two-item list ``[value, expires]`` (``expires``: Unix ns,
+0 for never). The list is updated in place when a live key is overwritten, so
+an iterator holding it sees the new value, as the compiled table's does.
+"""
+
+from __future__ import annotations
+
+import datetime
+import operator
+import sys
+import time
+from collections.abc import Hashable, Iterator
+from typing import Any, Union
+
+__all__ = ["CLOCK_RESOLUTION_NS", "MAX_TTL_NS", "Table", "TTL", "clock_uses_tsc", "now_ns", "ttl_to_ns"]
+
+#: What a TTL may be: seconds as int or float, or a timedelta.
+TTL = Union[int, float, datetime.timedelta]
+
+#: Longest TTL: 2**62 ns, about 146 years, so that now + ttl fits in int64.
+MAX_TTL_NS = 1 << 62
+_MAX_TTL_S = MAX_TTL_NS // 1_000_000_000
+
+#: Resolution of the wall clock used for expiry, in nanoseconds.
+CLOCK_RESOLUTION_NS = int(time.get_clock_info("time").resolution * 1e9) or 1
+
+_INT64_MAX = (1 << 63) - 1
+_fake_now = 0
+
+
+def now_ns() -> int:
+    """Return the table's clock: Unix time in nanoseconds."""
+    return _fake_now or time.time_ns()
+
+
+def clock_uses_tsc() -> bool:
+    """Always False: the pure-Python table reads ``time.time_ns()``."""
+    return False
+
+
+def _set_clock(now_ns: int | None = None) -> None:
+    """Freeze the table's clock at ``now_ns`` (int, Unix ns), or unfreeze it with None.
+
+    A test hook: it affects every table of this module.
+    """
+    global _fake_now
+    if now_ns is None:
+        _fake_now = 0
+    else:
+        if now_ns <= 0:
+            raise ValueError(f"now_ns must be > 0, got {now_ns!r}")
+        _fake_now = now_ns
+
+
+def _float_ttl_ns(d: float, ttl: object) -> int:
+    if d != d:
+        raise ValueError(f"ttl must be a number of seconds, got {ttl!r}")
+    if d < 0:
+        raise ValueError(f"ttl must be >= 0, got {ttl!r}")
+    if d == 0 or d == float("inf"):
+        return 0
+    d *= 1e9
+    if d >= float(MAX_TTL_NS):
+        raise ValueError(f"ttl must be at most {_MAX_TTL_S} seconds, got {ttl!r}")
+    ns = int(d)
+    return ns if ns > 0 else 1
+
+
+def _int_ttl_ns(ttl: int) -> int:
+    if ttl < 0:
+        raise ValueError(f"ttl must be >= 0, got {ttl!r}")
+    if ttl > _MAX_TTL_S:
+        raise ValueError(f"ttl must be at most {_MAX_TTL_S} seconds, got {ttl!r}")
+    return ttl * 1_000_000_000
+
+
+def ttl_to_ns(ttl: object) -> int:
+    """Normalise a TTL (seconds as int/float, or a timedelta) to nanoseconds; 0 means never."""
+    tp = type(ttl)
+    if tp is float:
+        return _float_ttl_ns(ttl, ttl)  # type: ignore[arg-type]
+    if tp is int:
+        return _int_ttl_ns(ttl)  # type: ignore[arg-type]
+    if isinstance(ttl, bool):
+        raise TypeError("ttl must be seconds (int or float) or a timedelta, got bool")
+    if isinstance(ttl, float):
+        return _float_ttl_ns(float.__float__(ttl), ttl)
+    if isinstance(ttl, int):
+        return _int_ttl_ns(int(ttl))
+    if isinstance(ttl, datetime.timedelta):
+        ns = (ttl.days * 86400 + ttl.seconds) * 1_000_000_000 + ttl.microseconds * 1000
+        if ns < 0:
+            raise ValueError(f"ttl must be >= 0, got {ttl!r}")
+        if ns >= MAX_TTL_NS:
+            raise ValueError(f"ttl must be at most {_MAX_TTL_S} seconds, got {ttl!r}")
+        return ns
+    if not isinstance(ttl, (str, bytes, bytearray)):
+        if hasattr(tp, "__index__"):
+            return _int_ttl_ns(operator.index(ttl))  # type: ignore[arg-type]
+        if hasattr(tp, "__float__"):
+            return _float_ttl_ns(float(ttl), ttl)  # type: ignore[arg-type]
+    raise TypeError(f"ttl must be seconds (int or float) or a timedelta, got {tp.__name__}")
+
+
+class Table:
+    """Hash table with a per-entry absolute expiry, checked on every read."""
+
+    __slots__ = ("_data", "_default_ttl", "_default_ttl_ns", "_min_expires", "_version", "__weakref__")
+
+    _data: dict[Hashable, list[Any]]
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Table:
+        self = object.__new__(cls)
+        self._data = {}
+        self._default_ttl = 0.0
+        self._default_ttl_ns = 0
+        self._min_expires = _INT64_MAX
+        self._version = 0
+        return self
+
+    def __init__(self, default_ttl: TTL | None = 0) -> None:
+        self.default_ttl = default_ttl  # type: ignore[assignment]
+
+    @property
+    def default_ttl(self) -> float:
+        """TTL in seconds given to entries put without one; 0.0 means they never expire."""
+        return self._default_ttl
+
+    @default_ttl.setter
+    def default_ttl(self, value: TTL | None) -> None:
+        ns = 0 if value is None else ttl_to_ns(value)
+        self._default_ttl_ns = ns
+        self._default_ttl = ns / 1e9
+
+    # -- internals -----------------------------------------------------------
+
+    def _lookup(self, key: Hashable) -> list[Any] | None:
+        version = self._version
+        entry = self._data.get(key)
+        if self._version != version:
+            raise RuntimeError("cache changed while a key was being compared")
+        return entry
+
+    def _find_live(self, key: Hashable) -> list[Any] | None:
+        entry = self._lookup(key)
+        if entry is None:
+            return None
+        expires = entry[1]
+        if expires and expires <= now_ns():
+            self._drop(key, entry)
+            return None
+        return entry
+
+    def _drop(self, key: Hashable, entry: list[Any]) -> None:
+        # Removing an expired entry changes nothing anyone can see: no version bump.
+        del self._data[key]
+
+    def _put(self, key: Hashable, value: Any, ttl_ns: int) -> None:
+        now = 0
+        expires = 0
+        if ttl_ns:
+            now = now_ns()
+            expires = now + ttl_ns
+        entry = self._lookup(key)
+        if entry is not None:
+            old = entry[1]
+            if not (old and old <= (now or now_ns())):
+                entry[0] = value
+                entry[1] = expires
+                if expires and expires < self._min_expires:
+                    self._min_expires = expires
+                return
+            # An expired entry is gone: the key comes back as a new one, at the end.
+            del self._data[key]
+        self._data[key] = [value, expires]
+        self._version += 1
+        if expires and expires < self._min_expires:
+            self._min_expires = expires
+
+    def _delete(self, key: Hashable) -> bool:
+        entry = self._lookup(key)
+        if entry is None:
+            return False
+        expires = entry[1]
+        live = not expires or expires > now_ns()
+        if live:
+            self._version += 1
+        del self._data[key]
+        return live
+
+    def _purge(self) -> int:
+        now = now_ns()
+        if now < self._min_expires:
+            return 0
+        dead = [k for k, e in self._data.items() if e[1] and e[1] <= now]
+        for k in dead:
+            del self._data[k]
+        self._min_expires = min((e[1] for e in self._data.values() if e[1]), default=_INT64_MAX)
+        return len(dead)
+
+    # -- public API ------------------------------------------------------------
+
+    def put(self, key: Hashable, value: Any, ttl: TTL | None = None) -> None:
+        """Store value under key.
+
+        Args:
+            key: any hashable.
+            value: any object, stored by reference.
+            ttl: seconds (int or float) or a timedelta; None uses the default
+                TTL, 0 means never expire.
+
+        Raises:
+            TypeError: key unhashable, or ttl of the wrong type.
+            ValueError: ttl negative, NaN or too large.
+        """
+        self._put(key, value, self._default_ttl_ns if ttl is None else ttl_to_ns(ttl))
+
+    def put_safe(self, key: Hashable, value: Any, ttl: TTL | None = None) -> bool:
+        """Store value under key, then read it back.
+
+        Returns:
+            True when the value read back is the very object stored and live.
+        """
+        self._put(key, value, self._default_ttl_ns if ttl is None else ttl_to_ns(ttl))
+        entry = self._find_live(key)
+        return entry is not None and entry[0] is value
+
+    def get(self, key: Hashable, default: Any = None) -> Any:
+        """Return the live value stored under key, else default."""
+        entry = self._find_live(key)
+        return default if entry is None else entry[0]
+
+    def __getitem__(self, key: Hashable) -> Any:
+        entry = self._find_live(key)
+        if entry is None:
+            raise KeyError(key)
+        return entry[0]
+
+    def __setitem__(self, key: Hashable, value: Any) -> None:
+        self._put(key, value, self._default_ttl_ns)
+
+    def __delitem__(self, key: Hashable) -> None:
+        if not self._delete(key):
+            raise KeyError(key)
+
+    def __contains__(self, key: object) -> bool:
+        return self._find_live(key) is not None  # type: ignore[arg-type]
+
+    def exists(self, key: Hashable) -> bool:
+        """Return True when key holds a live entry."""
+        return self._find_live(key) is not None
+
+    def delete(self, key: Hashable) -> bool:
+        """Remove key. Returns True when a live entry was removed."""
+        return self._delete(key)
+
+    def delete_safe(self, key: Hashable) -> bool:
+        """Remove key, then check it is gone.
+
+        Returns:
+            True exactly when the key held a live entry and no longer does.
+        """
+        return self._delete(key) and self._find_live(key) is None
+
+    def ttl(self, key: Hashable) -> float | None:
+        """Remaining lifetime of key in seconds, or None when it never expires.
+
+        Raises:
+            KeyError: key has no live entry.
+        """
+        entry = self._lookup(key)
+        if entry is None:
+            raise KeyError(key)
+        expires = entry[1]
+        if not expires:
+            return None
+        now = now_ns()
+        if expires <= now:
+            self._drop(key, entry)
+            raise KeyError(key)
+        return (expires - now) / 1e9
+
+    def expire(self) -> int:
+        """Free every expired entry now. Returns how many were freed."""
+        return self._purge()
+
+    def __len__(self) -> int:
+        if self._min_expires != _INT64_MAX and self._min_expires <= now_ns():
+            self._purge()
+        return len(self._data)
+
+    def count(self) -> int:
+        """Number of live entries (same as len())."""
+        return len(self)
+
+    def clear(self) -> None:
+        """Remove every entry."""
+        self._data = {}
+        self._min_expires = _INT64_MAX
+        self._version += 1
+
+    def __iter__(self) -> Iterator[Any]:
+        return self._iter(0)
+
+    def _iter(self, kind: int) -> Iterator[Any]:
+        """Iterator over live entries: kind 0 keys, 1 values, 2 (key, value) pairs."""
+        if kind not in (0, 1, 2):
+            raise ValueError(f"kind must be 0, 1 or 2, got {kind}")
+        return self._gen(kind, list(self._data.items()), self._version)
+
+    def _gen(self, kind: int, snapshot: list[tuple[Hashable, list[Any]]], version: int) -> Iterator[Any]:
+        for key, entry in snapshot:
+            if self._version != version:
+                raise RuntimeError("cache changed during iteration")
+            expires = entry[1]
+            if expires and expires <= now_ns():
+                continue
+            yield key if kind == 0 else entry[0] if kind == 1 else (key, entry[0])
+        if self._version != version:
+            raise RuntimeError("cache changed during iteration")
+
+    def __sizeof__(self) -> int:
+        return object.__sizeof__(self) + sys.getsizeof(self._data) + 72 * len(self._data)

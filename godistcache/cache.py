@@ -1,0 +1,102 @@
+"""``Cache``: the object users hold.
+
+``Cache`` subclasses the hash table (compiled when available), so ``get``,
+``put``, ``put_safe``, ``cache[key]`` and ``key in cache`` land directly on
+compiled methods with no Python frame in between. This module adds only the
+cold methods: views, ``repr`` and the rest of the mapping protocol.
+
+Expiry uses Unix wall time in nanoseconds, so an expiry time means the same
+thing in a snapshot moved to another process or machine. Every read compares
+the entry's expiry with the clock: an expired entry is never returned, and is
+freed when it is met (or by :meth:`Cache.expire`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import ItemsView, Iterator, KeysView, MutableMapping, ValuesView
+from typing import Any
+
+from ._table import TTL, Table
+
+__all__ = ["Cache", "TTL"]
+
+_MISSING: Any = object()
+
+
+class _KeysView(KeysView):  # type: ignore[type-arg]
+    __slots__ = ()
+    _mapping: Table
+
+    def __iter__(self) -> Iterator[Any]:
+        return self._mapping._iter(0)
+
+
+class _ValuesView(ValuesView):  # type: ignore[type-arg]
+    __slots__ = ()
+    _mapping: Table
+
+    def __iter__(self) -> Iterator[Any]:
+        return self._mapping._iter(1)
+
+
+class _ItemsView(ItemsView):  # type: ignore[type-arg]
+    __slots__ = ()
+    _mapping: Table
+
+    def __iter__(self) -> Iterator[tuple[Any, Any]]:
+        return self._mapping._iter(2)
+
+    def __contains__(self, item: object) -> bool:
+        if not isinstance(item, tuple) or len(item) != 2:
+            return False
+        key, value = item
+        v = self._mapping.get(key, _MISSING)
+        return v is not _MISSING and (v is value or v == value)
+
+
+class _CacheMethods:
+    """The cold half of :class:`Cache`, shared by every core it can sit on."""
+
+    __slots__ = ()
+
+    def keys(self) -> KeysView[Any]:
+        """A view of the live keys, in insertion order."""
+        return _KeysView(self)  # type: ignore[arg-type]
+
+    def values(self) -> ValuesView[Any]:
+        """A view of the live values, in insertion order."""
+        return _ValuesView(self)  # type: ignore[arg-type]
+
+    def items(self) -> ItemsView[Any, Any]:
+        """A view of the live (key, value) pairs, in insertion order."""
+        return _ItemsView(self)  # type: ignore[arg-type]
+
+    def __repr__(self) -> str:
+        # Counts only: values may be secrets and must not end up in logs.
+        table: Table = self  # type: ignore[assignment]
+        return f"<{type(self).__name__} entries={len(table)} default_ttl={table.default_ttl}>"
+
+
+class Cache(_CacheMethods, Table, MutableMapping):  # type: ignore[misc,type-arg]
+    """A dict-fast local cache whose entries expire.
+
+    Args:
+        default_ttl: lifetime given to entries put without a TTL: seconds
+            (int or float) or a timedelta; 0 or None means they never expire.
+
+    Raises:
+        TypeError, ValueError: default_ttl is not a valid TTL.
+
+    Every method is atomic with respect to other threads (under the GIL).
+    Iterating while the set of keys changes raises RuntimeError, as a dict
+    does; entries that expire during iteration are skipped.
+
+    Example:
+        >>> cache = Cache(default_ttl=60)
+        >>> cache.put("a", 1)
+        >>> cache["b"] = 2
+        >>> cache.get("a"), "b" in cache, len(cache)
+        (1, True, 2)
+    """
+
+    __slots__ = ()

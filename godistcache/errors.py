@@ -1,0 +1,15 @@
+"""The exceptions of godistcache, rooted at :class:`GoDistCacheError`.
+
+The compiled core raises only built-in exceptions (KeyError, TypeError,
+ValueError, RuntimeError); the Python layer raises these, chained ``from`` the
+cause, and inherits a built-in where one fits so ``except ValueError`` keeps
+working.
+"""
+
+from __future__ import annotations
+
+__all__ = ["GoDistCacheError"]
+
+
+class GoDistCacheError(Exception):
+    """Base class of every error godistcache raises itself."""
