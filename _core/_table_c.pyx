@@ -12,7 +12,8 @@ Invariants that keep the interpreter safe whatever the keys do:
 - Python code (a key's __hash__/__eq__, a value's __del__) may run only where
   the table is consistent: every DECREF happens after the table is updated,
   and a lookup that called __eq__ checks that the table did not change under
-  it, raising RuntimeError if it did.
+  it, starting over if it did (another thread may have run meanwhile) and
+  raising RuntimeError if it keeps changing.
 - Resizing never calls Python code: hashes are stored.
 """
 
@@ -56,6 +57,8 @@ cdef enum:
     MIN_IDXMASK = 15          # entry + 2 <= MIN_SIZE + 1 fits in 4 bits
     SLOT_EMPTY = 0
     SLOT_DELETED = 1
+    EQ_TABLE_CHANGED = 2
+    MAX_LOOKUP_RESTARTS = 16
 
 cdef Py_ssize_t MAX_SIZE = (<Py_ssize_t>1) << 31   # uint32 slots hold entry + 2
 
@@ -190,30 +193,41 @@ def ttl_to_ns(ttl):
 cdef inline Py_ssize_t _lookup(Table t, object key, Py_hash_t h, Py_ssize_t *free_slot) except -2:
     """Index slot holding key, or -1; *free_slot gets where key would go."""
     cdef uint64_t m = _mix(h)
-    cdef size_t mask = <size_t>t._size - 1
-    cdef size_t i = _slot0(m, t._shift)
-    cdef uint32_t idxmask = t._idxmask
-    cdef uint32_t tag = _tag(m, idxmask)
-    cdef Py_ssize_t first_deleted = -1
-    cdef uint32_t v, low
+    cdef size_t mask, i
+    cdef uint32_t idxmask, tag, v, low
+    cdef Py_ssize_t first_deleted
     cdef Entry *ep
-    while True:
-        v = t._index[i]
-        low = v & idxmask
-        if low == SLOT_EMPTY:
-            if free_slot != NULL:
-                free_slot[0] = first_deleted if first_deleted >= 0 else <Py_ssize_t>i
-            return -1
-        if low == SLOT_DELETED:
-            if first_deleted < 0:
-                first_deleted = <Py_ssize_t>i
-        elif (v ^ tag) <= idxmask:
-            ep = &t._entries[low - 2]
-            if ep.key == <PyObject *>key:
-                return <Py_ssize_t>i
-            if ep.hash == h and t._eq_slow(ep, key):
-                return <Py_ssize_t>i
-        i = (i + 1) & mask
+    cdef int attempt, eq
+    for attempt in range(MAX_LOOKUP_RESTARTS):
+        mask = <size_t>t._size - 1
+        i = _slot0(m, t._shift)
+        idxmask = t._idxmask
+        tag = _tag(m, idxmask)
+        first_deleted = -1
+        while True:
+            v = t._index[i]
+            low = v & idxmask
+            if low == SLOT_EMPTY:
+                if free_slot != NULL:
+                    free_slot[0] = first_deleted if first_deleted >= 0 else <Py_ssize_t>i
+                return -1
+            if low == SLOT_DELETED:
+                if first_deleted < 0:
+                    first_deleted = <Py_ssize_t>i
+            elif (v ^ tag) <= idxmask:
+                ep = &t._entries[low - 2]
+                if ep.key == <PyObject *>key:
+                    return <Py_ssize_t>i
+                if ep.hash == h:
+                    eq = t._eq_slow(ep, key)
+                    if eq == 1:
+                        return <Py_ssize_t>i
+                    if eq == EQ_TABLE_CHANGED:
+                        break       # the probe sequence is stale: start over
+            i = (i + 1) & mask
+    raise RuntimeError(
+        f"cache changed during every one of {MAX_LOOKUP_RESTARTS} attempts to compare keys "
+        "(a key's __eq__ that modifies the cache?)")
 
 
 cdef inline Entry *_entry_at(Table t, Py_ssize_t slot) noexcept:
@@ -271,7 +285,8 @@ cdef class Table:
 
     # -- lookup ------------------------------------------------------------
 
-    cdef bint _eq_slow(self, Entry *ep, object key) except -1:
+    cdef int _eq_slow(self, Entry *ep, object key) except -1:
+        """1 equal, 0 not, EQ_TABLE_CHANGED when __eq__ changed the table under us."""
         cdef PyObject *startkey = ep.key
         if gdc_both_exact_str(startkey, <PyObject *>key):
             return gdc_str_eq(startkey, <PyObject *>key)
@@ -279,8 +294,10 @@ cdef class Table:
         cdef uint64_t version = self._version
         cdef object stored = <object>startkey   # keeps the key alive through __eq__
         cdef int r = PyObject_RichCompareBool(stored, key, Py_EQ)
+        # __eq__ may run Python code, which may switch threads: like dict, look
+        # again when the table changed; ep may point into freed memory by now.
         if self._entries != entries or self._version != version or ep.key != startkey:
-            raise RuntimeError("cache changed while a key was being compared")
+            return EQ_TABLE_CHANGED
         return r
 
     cdef Py_ssize_t _slot_of_entry(self, Py_ssize_t ix) noexcept:

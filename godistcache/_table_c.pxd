@@ -28,7 +28,7 @@ cdef class Table:
     cdef object _default_ttl
     cdef object __weakref__
 
-    cdef bint _eq_slow(self, Entry *ep, object key) except -1
+    cdef int _eq_slow(self, Entry *ep, object key) except -1
     cdef int _resize(self, Py_ssize_t minused) except -1
     cdef int _put(self, object key, object value, int64_t ttl_ns) except -1
     cdef int _delete(self, object key) except -1

@@ -30,6 +30,7 @@ _MAX_TTL_S = MAX_TTL_NS // 1_000_000_000
 CLOCK_RESOLUTION_NS = int(time.get_clock_info("time").resolution * 1e9) or 1
 
 _INT64_MAX = (1 << 63) - 1
+_MAX_LOOKUP_RESTARTS = 16
 _fake_now = 0
 
 
@@ -140,11 +141,18 @@ class Table:
     # -- internals -----------------------------------------------------------
 
     def _lookup(self, key: Hashable) -> list[Any] | None:
-        version = self._version
-        entry = self._data.get(key)
-        if self._version != version:
-            raise RuntimeError("cache changed while a key was being compared")
-        return entry
+        # A key's __hash__/__eq__ may change the table (or let another thread
+        # do so): look again, as the compiled table does, and give up after a
+        # few tries. dict itself survives this; the check keeps the twins alike.
+        for _ in range(_MAX_LOOKUP_RESTARTS):
+            version = self._version
+            entry = self._data.get(key)
+            if self._version == version:
+                return entry
+        raise RuntimeError(
+            f"cache changed during every one of {_MAX_LOOKUP_RESTARTS} attempts to compare keys "
+            "(a key's __eq__ that modifies the cache?)"
+        )
 
     def _find_live(self, key: Hashable) -> list[Any] | None:
         entry = self._lookup(key)
