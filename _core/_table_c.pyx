@@ -375,12 +375,14 @@ cdef class Table:
             gdc_free(self._index, <size_t>self._size * sizeof(uint32_t))
 
     cdef int _put(self, object key, object value, int64_t ttl_ns) except -1:
-        cdef Py_hash_t h = gdc_hash(key)
-        cdef int64_t now = 0
-        cdef int64_t expires = 0
         if ttl_ns:
             now = _now()
-            expires = now + ttl_ns
+            return self._store(key, value, now + ttl_ns, now)
+        return self._store(key, value, 0, 0)
+
+    cdef int _store(self, object key, object value, int64_t expires, int64_t now) except -1:
+        """Store key with an absolute expiry (0: never); now is the clock, or 0 if not read yet."""
+        cdef Py_hash_t h = gdc_hash(key)
         cdef Py_ssize_t free_slot = -1
         cdef Py_ssize_t slot = _lookup(self, key, h, &free_slot)
         cdef Entry *ep
@@ -608,10 +610,31 @@ cdef class Table:
         return _TableIter._new(self, 0)
 
     def _iter(self, int kind):
-        """Iterator over live entries: kind 0 keys, 1 values, 2 (key, value) pairs."""
-        if kind < 0 or kind > 2:
-            raise ValueError(f"kind must be 0, 1 or 2, got {kind}")
+        """Iterator over live entries.
+
+        kind 0: keys, 1: values, 2: (key, value), 3: (key, value, expires)
+        with expires in Unix ns, 0 for never.
+        """
+        if kind < 0 or kind > 3:
+            raise ValueError(f"kind must be 0, 1, 2 or 3, got {kind}")
         return _TableIter._new(self, kind)
+
+    def _put_at(self, key, value, expires_ns):
+        """Store value under key with an absolute expiry (Unix ns; 0: never).
+
+        Returns:
+            False, storing nothing, when expires_ns has already passed.
+        """
+        cdef int64_t expires = expires_ns
+        cdef int64_t now = 0
+        if expires < 0:
+            raise ValueError(f"expires_ns must be >= 0, got {expires_ns!r}")
+        if expires:
+            now = _now()
+            if expires <= now:
+                return False
+        self._store(key, value, expires, now)
+        return True
 
     def __sizeof__(self):
         cdef size_t n = sizeof(Table)
@@ -656,7 +679,9 @@ cdef class _TableIter:
                 return <object>ep.key
             if self._kind == 1:
                 return <object>ep.value
-            return (<object>ep.key, <object>ep.value)
+            if self._kind == 2:
+                return (<object>ep.key, <object>ep.value)
+            return (<object>ep.key, <object>ep.value, ep.expires)
         self._table = None
         raise StopIteration
 

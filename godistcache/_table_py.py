@@ -169,11 +169,14 @@ class Table:
         del self._data[key]
 
     def _put(self, key: Hashable, value: Any, ttl_ns: int) -> None:
-        now = 0
-        expires = 0
         if ttl_ns:
             now = now_ns()
-            expires = now + ttl_ns
+            self._store(key, value, now + ttl_ns, now)
+        else:
+            self._store(key, value, 0, 0)
+
+    def _store(self, key: Hashable, value: Any, expires: int, now: int) -> None:
+        """Store key with an absolute expiry (0: never); now is the clock, or 0 if not read yet."""
         entry = self._lookup(key)
         if entry is not None:
             old = entry[1]
@@ -316,10 +319,33 @@ class Table:
         return self._iter(0)
 
     def _iter(self, kind: int) -> Iterator[Any]:
-        """Iterator over live entries: kind 0 keys, 1 values, 2 (key, value) pairs."""
-        if kind not in (0, 1, 2):
-            raise ValueError(f"kind must be 0, 1 or 2, got {kind}")
+        """Iterator over live entries.
+
+        kind 0: keys, 1: values, 2: (key, value), 3: (key, value, expires)
+        with expires in Unix ns, 0 for never.
+        """
+        if kind not in (0, 1, 2, 3):
+            raise ValueError(f"kind must be 0, 1, 2 or 3, got {kind}")
         return self._gen(kind, list(self._data.items()), self._version)
+
+    def _put_at(self, key: Hashable, value: Any, expires_ns: int) -> bool:
+        """Store value under key with an absolute expiry (Unix ns; 0: never).
+
+        Returns:
+            False, storing nothing, when expires_ns has already passed.
+        """
+        expires = operator.index(expires_ns)
+        if expires < 0:
+            raise ValueError(f"expires_ns must be >= 0, got {expires_ns!r}")
+        if expires >= 1 << 63:
+            raise OverflowError(f"expires_ns must fit in 64 bits, got {expires_ns!r}")
+        now = 0
+        if expires:
+            now = now_ns()
+            if expires <= now:
+                return False
+        self._store(key, value, expires, now)
+        return True
 
     def _gen(self, kind: int, snapshot: list[tuple[Hashable, list[Any]]], version: int) -> Iterator[Any]:
         for key, entry in snapshot:
@@ -328,7 +354,14 @@ class Table:
             expires = entry[1]
             if expires and expires <= now_ns():
                 continue
-            yield key if kind == 0 else entry[0] if kind == 1 else (key, entry[0])
+            if kind == 0:
+                yield key
+            elif kind == 1:
+                yield entry[0]
+            elif kind == 2:
+                yield (key, entry[0])
+            else:
+                yield (key, entry[0], expires)
         if self._version != version:
             raise RuntimeError("cache changed during iteration")
 

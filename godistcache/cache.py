@@ -54,6 +54,13 @@ class _ItemsView(ItemsView):  # type: ignore[type-arg]
         return v is not _MISSING and (v is value or v == value)
 
 
+def _restore(cls: type[Table], default_ttl: float, entries: list[tuple[Any, Any, int]]) -> Table:
+    table = cls(default_ttl)
+    for key, value, expires in entries:
+        table._put_at(key, value, expires)
+    return table
+
+
 class _CacheMethods:
     """The cold half of :class:`Cache`, shared by every core it can sit on."""
 
@@ -70,6 +77,19 @@ class _CacheMethods:
     def items(self) -> ItemsView[Any, Any]:
         """A view of the live (key, value) pairs, in insertion order."""
         return _ItemsView(self)  # type: ignore[arg-type]
+
+    def copy(self) -> Any:
+        """A shallow copy: same keys, values and expiry times, same default TTL."""
+        table: Table = self  # type: ignore[assignment]
+        return _restore(type(self), table.default_ttl, list(table._iter(3)))
+
+    __copy__ = copy
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Pickles carry expiry times as absolute Unix ns: entries that expire
+        # before the pickle is loaded are not restored.
+        table: Table = self  # type: ignore[assignment]
+        return (_restore, (type(self), table.default_ttl, list(table._iter(3))))
 
     def __repr__(self) -> str:
         # Counts only: values may be secrets and must not end up in logs.
