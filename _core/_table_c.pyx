@@ -247,6 +247,64 @@ cdef inline Py_ssize_t _find_live(Table t, object key) except -2:
     return ep - t._entries
 
 
+cdef inline int _put(Table self, object key, object value, int64_t ttl_ns) except -1:
+    cdef int64_t now
+    if ttl_ns:
+        now = _now()
+        return _store(self, key, value, now + ttl_ns, now)
+    return _store(self, key, value, 0, 0)
+
+cdef inline int _store(Table self, object key, object value, int64_t expires, int64_t now) except -1:
+    """Store key with an absolute expiry (0: never); now is the clock, or 0 if not read yet."""
+    cdef Py_hash_t h = gdc_hash(key)
+    cdef Py_ssize_t free_slot = -1
+    cdef Py_ssize_t slot = _lookup(self, key, h, &free_slot)
+    cdef Entry *ep
+    cdef PyObject *old_key = NULL
+    cdef PyObject *old_value = NULL
+    if slot >= 0:
+        ep = _entry_at(self, slot)
+        if ep.expires != 0 and ep.expires <= (now if now else _now()):
+            # An expired entry is gone: the key comes back as a new one, at the end.
+            old_key = ep.key
+            old_value = ep.value
+            self._unlink_slot(slot)
+            free_slot = slot
+        else:
+            old_value = ep.value
+            _incref(<PyObject *>value)
+            ep.value = <PyObject *>value
+            ep.expires = expires
+            if expires != 0 and expires < self._min_expires:
+                self._min_expires = expires
+            _decref(old_value)
+            return 0
+    if self._nentries >= self._usable:
+        try:
+            self._resize(self._used * 3)
+        except BaseException:
+            _xdecref(old_key)
+            _xdecref(old_value)
+            raise
+        free_slot = self._find_free(h)
+    ep = &self._entries[self._nentries]
+    _incref(<PyObject *>key)
+    _incref(<PyObject *>value)
+    ep.key = <PyObject *>key
+    ep.value = <PyObject *>value
+    ep.hash = h
+    ep.expires = expires
+    self._index[free_slot] = <uint32_t>(self._nentries + 2) | _tag(_mix(h), self._idxmask)
+    self._nentries += 1
+    self._used += 1
+    self._version += 1
+    if expires != 0 and expires < self._min_expires:
+        self._min_expires = expires
+    _xdecref(old_key)
+    _xdecref(old_value)
+    return 0
+
+
 # --- the table ---------------------------------------------------------------
 
 cdef class Table:
@@ -374,62 +432,6 @@ cdef class Table:
             gdc_free(self._entries, <size_t>self._usable * sizeof(Entry))
             gdc_free(self._index, <size_t>self._size * sizeof(uint32_t))
 
-    cdef int _put(self, object key, object value, int64_t ttl_ns) except -1:
-        if ttl_ns:
-            now = _now()
-            return self._store(key, value, now + ttl_ns, now)
-        return self._store(key, value, 0, 0)
-
-    cdef int _store(self, object key, object value, int64_t expires, int64_t now) except -1:
-        """Store key with an absolute expiry (0: never); now is the clock, or 0 if not read yet."""
-        cdef Py_hash_t h = gdc_hash(key)
-        cdef Py_ssize_t free_slot = -1
-        cdef Py_ssize_t slot = _lookup(self, key, h, &free_slot)
-        cdef Entry *ep
-        cdef PyObject *old_key = NULL
-        cdef PyObject *old_value = NULL
-        if slot >= 0:
-            ep = _entry_at(self, slot)
-            if ep.expires != 0 and ep.expires <= (now if now else _now()):
-                # An expired entry is gone: the key comes back as a new one, at the end.
-                old_key = ep.key
-                old_value = ep.value
-                self._unlink_slot(slot)
-                free_slot = slot
-            else:
-                old_value = ep.value
-                _incref(<PyObject *>value)
-                ep.value = <PyObject *>value
-                ep.expires = expires
-                if expires != 0 and expires < self._min_expires:
-                    self._min_expires = expires
-                _decref(old_value)
-                return 0
-        if self._nentries >= self._usable:
-            try:
-                self._resize(self._used * 3)
-            except BaseException:
-                _xdecref(old_key)
-                _xdecref(old_value)
-                raise
-            free_slot = self._find_free(h)
-        ep = &self._entries[self._nentries]
-        _incref(<PyObject *>key)
-        _incref(<PyObject *>value)
-        ep.key = <PyObject *>key
-        ep.value = <PyObject *>value
-        ep.hash = h
-        ep.expires = expires
-        self._index[free_slot] = <uint32_t>(self._nentries + 2) | _tag(_mix(h), self._idxmask)
-        self._nentries += 1
-        self._used += 1
-        self._version += 1
-        if expires != 0 and expires < self._min_expires:
-            self._min_expires = expires
-        _xdecref(old_key)
-        _xdecref(old_value)
-        return 0
-
     cdef Py_ssize_t _find_free(self, Py_hash_t h) noexcept:
         cdef size_t mask = <size_t>self._size - 1
         cdef size_t i = _slot0(_mix(h), self._shift)
@@ -519,7 +521,7 @@ cdef class Table:
             TypeError: key unhashable, or ttl of the wrong type.
             ValueError: ttl negative, NaN or too large.
         """
-        self._put(key, value, self._default_ttl_ns if ttl is None else _ttl_ns(ttl))
+        _put(self, key, value, self._default_ttl_ns if ttl is None else _ttl_ns(ttl))
 
     def put_safe(self, key, value, ttl=None):
         """Store value under key, then read it back.
@@ -527,7 +529,7 @@ cdef class Table:
         Returns:
             True when the value read back is the very object stored and live.
         """
-        self._put(key, value, self._default_ttl_ns if ttl is None else _ttl_ns(ttl))
+        _put(self, key, value, self._default_ttl_ns if ttl is None else _ttl_ns(ttl))
         cdef Py_ssize_t ix = _find_live(self, key)
         return ix >= 0 and self._entries[ix].value == <PyObject *>value
 
@@ -545,7 +547,7 @@ cdef class Table:
         return <object>self._entries[ix].value
 
     def __setitem__(self, key, value):
-        self._put(key, value, self._default_ttl_ns)
+        _put(self, key, value, self._default_ttl_ns)
 
     def __delitem__(self, key):
         if not self._delete(key):
@@ -633,7 +635,7 @@ cdef class Table:
             now = _now()
             if expires <= now:
                 return False
-        self._store(key, value, expires, now)
+        _store(self, key, value, expires, now)
         return True
 
     def __sizeof__(self):
@@ -644,6 +646,7 @@ cdef class Table:
 
 
 @cython.final
+@cython.auto_pickle(False)
 cdef class _TableIter:
     cdef Table _table
     cdef Py_ssize_t _pos

@@ -30,8 +30,6 @@ cdef class Table:
 
     cdef int _eq_slow(self, Entry *ep, object key) except -1
     cdef int _resize(self, Py_ssize_t minused) except -1
-    cdef int _put(self, object key, object value, int64_t ttl_ns) except -1
-    cdef int _store(self, object key, object value, int64_t expires, int64_t now) except -1
     cdef int _delete(self, object key) except -1
     cdef Py_ssize_t _purge(self) except -1
     cdef Py_ssize_t _find_free(self, Py_hash_t h) noexcept
