@@ -32,7 +32,7 @@ def extensions():
         Extension(name, [src], include_dirs=["_core"], extra_compile_args=cflags, define_macros=macros)
         for name, src in EXTENSIONS
     ]
-    directives = {"language_level": "3", "embedsignature": True}
+    directives = {"language_level": "3", "embedsignature": True, "embedsignature.format": "clinic"}
     if DEBUG_BUILD:
         directives["linetrace"] = True
     return cythonize(exts, compiler_directives=directives, include_path=["_core", "."])

@@ -218,6 +218,13 @@ static inline int gdc_str_eq(PyObject *a, PyObject *b)
                   (size_t)n * PyUnicode_KIND(a)) == 0;
 }
 
+/* The PyMethodDef behind a method descriptor, to make a new descriptor of
+ * the same C function for a subclass (see _table_c.own_methods). */
+static inline PyMethodDef *gdc_descr_method(PyObject *descr)
+{
+    return ((PyMethodDescrObject *)descr)->d_method;
+}
+
 /* Cython cannot declare tp_traverse/tp_clear itself; the table installs its
  * own at import, chaining to the ones Cython generated. */
 static inline void gdc_set_gc(PyTypeObject *tp, traverseproc trav, inquiry clear)

@@ -12,18 +12,18 @@ from typing import TYPE_CHECKING
 NO_EXTENSIONS = os.environ.get("GODISTCACHE_NO_EXTENSIONS", "") not in ("", "0")
 
 if TYPE_CHECKING or NO_EXTENSIONS:
-    from ._table_py import MAX_TTL_NS, TTL, Table, now_ns, ttl_to_ns
+    from ._table_py import MAX_TTL_NS, TTL, Table, now_ns, own_methods, ttl_to_ns
 
     CORE = "py"
 else:
     try:
-        from ._table_c import MAX_TTL_NS, Table, now_ns, ttl_to_ns
+        from ._table_c import MAX_TTL_NS, Table, now_ns, own_methods, ttl_to_ns
 
         CORE = "c"
     except ImportError:  # pragma: no cover - exercised by installs without a compiler
-        from ._table_py import MAX_TTL_NS, Table, now_ns, ttl_to_ns
+        from ._table_py import MAX_TTL_NS, Table, now_ns, own_methods, ttl_to_ns
 
         CORE = "py"
     from ._table_py import TTL
 
-__all__ = ["CORE", "MAX_TTL_NS", "NO_EXTENSIONS", "TTL", "Table", "now_ns", "ttl_to_ns"]
+__all__ = ["CORE", "MAX_TTL_NS", "NO_EXTENSIONS", "TTL", "Table", "now_ns", "own_methods", "ttl_to_ns"]

@@ -14,10 +14,10 @@ import datetime
 import operator
 import sys
 import time
-from collections.abc import Hashable, Iterator
+from collections.abc import Hashable, Iterable, Iterator
 from typing import Any, Union
 
-__all__ = ["CLOCK_RESOLUTION_NS", "MAX_TTL_NS", "Table", "TTL", "clock_uses_tsc", "now_ns", "ttl_to_ns"]
+__all__ = ["CLOCK_RESOLUTION_NS", "MAX_TTL_NS", "Table", "TTL", "clock_uses_tsc", "now_ns", "own_methods", "ttl_to_ns"]
 
 #: What a TTL may be: seconds as int or float, or a timedelta.
 TTL = Union[int, float, datetime.timedelta]
@@ -56,6 +56,10 @@ def _set_clock(now_ns: int | None = None) -> None:
         if now_ns <= 0:
             raise ValueError(f"now_ns must be > 0, got {now_ns!r}")
         _fake_now = now_ns
+
+
+def own_methods(cls: type, names: Iterable[str]) -> None:
+    """Nothing to do for the pure-Python table (the compiled one rebinds C methods)."""
 
 
 def _float_ttl_ns(d: float, ttl: object) -> int:
