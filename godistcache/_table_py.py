@@ -118,6 +118,10 @@ class Table:
     __slots__ = ("_data", "_default_ttl", "_default_ttl_ns", "_min_expires", "_version", "__weakref__")
 
     _data: dict[Hashable, list[Any]]
+    _default_ttl: float
+    _default_ttl_ns: int
+    _min_expires: int
+    _version: int
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Table:
         self = object.__new__(cls)
@@ -129,7 +133,7 @@ class Table:
         return self
 
     def __init__(self, default_ttl: TTL | None = 0) -> None:
-        self.default_ttl = default_ttl  # type: ignore[assignment]
+        self.default_ttl = default_ttl
 
     @property
     def default_ttl(self) -> float:
@@ -263,8 +267,8 @@ class Table:
         if not self._delete(key):
             raise KeyError(key)
 
-    def __contains__(self, key: object) -> bool:
-        return self._find_live(key) is not None  # type: ignore[arg-type]
+    def __contains__(self, key: Hashable) -> bool:
+        return self._find_live(key) is not None
 
     def exists(self, key: Hashable) -> bool:
         """Return True when key holds a live entry."""
@@ -298,7 +302,7 @@ class Table:
         if expires <= now:
             self._drop(key, entry)
             raise KeyError(key)
-        return (expires - now) / 1e9
+        return float(expires - now) / 1e9
 
     def expire(self) -> int:
         """Free every expired entry now. Returns how many were freed."""

@@ -81,7 +81,7 @@ class _CacheMethods:
     def copy(self) -> Any:
         """A shallow copy: same keys, values and expiry times, same default TTL."""
         table: Table = self  # type: ignore[assignment]
-        return _restore(type(self), table.default_ttl, list(table._iter(3)))
+        return _restore(type(table), table.default_ttl, list(table._iter(3)))
 
     __copy__ = copy
 
@@ -89,7 +89,7 @@ class _CacheMethods:
         # Pickles carry expiry times as absolute Unix ns: entries that expire
         # before the pickle is loaded are not restored.
         table: Table = self  # type: ignore[assignment]
-        return (_restore, (type(self), table.default_ttl, list(table._iter(3))))
+        return (_restore, (type(table), table.default_ttl, list(table._iter(3))))
 
     def __repr__(self) -> str:
         # Counts only: values may be secrets and must not end up in logs.
@@ -97,7 +97,7 @@ class _CacheMethods:
         return f"<{type(self).__name__} entries={len(table)} default_ttl={table.default_ttl}>"
 
 
-class Cache(_CacheMethods, Table, MutableMapping):  # type: ignore[misc,type-arg]
+class Cache(_CacheMethods, Table, MutableMapping):  # type: ignore[type-arg]
     """A dict-fast local cache whose entries expire.
 
     Args:
