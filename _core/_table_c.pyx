@@ -21,7 +21,7 @@ cimport cython
 from cpython.object cimport PyObject, PyTypeObject, PyObject_RichCompareBool, Py_EQ
 from cpython.float cimport PyFloat_CheckExact, PyFloat_AS_DOUBLE
 from cpython.long cimport PyLong_CheckExact
-from libc.math cimport isinf, isnan
+from libc.math cimport floor, isinf, isnan
 from libc.stdint cimport INT64_MAX, int64_t, uint32_t, uint64_t
 
 from clock cimport gdc_clock_resolution_ns, gdc_clock_uses_tsc, gdc_now_ns
@@ -138,7 +138,7 @@ cdef int64_t _float_ttl_ns(double d, object ttl) except -1:
         raise ValueError(f"ttl must be >= 0, got {ttl!r}")
     if d == 0 or isinf(d):
         return 0
-    d *= 1e9
+    d = floor(d * 1e9 + 0.5)       # nearest ns: 1.001 s is 1_001_000_000 ns, not ..._999
     if d >= <double>_MAX_TTL_NS:
         raise ValueError(f"ttl must be at most {_MAX_TTL_S} seconds, got {ttl!r}")
     cdef int64_t ns = <int64_t>d
@@ -343,7 +343,12 @@ cdef class Table:
 
     @default_ttl.setter
     def default_ttl(self, value):
-        cdef int64_t ns = 0 if value is None else _ttl_ns(value)
+        self._set_default_ttl_ns(0 if value is None else _ttl_ns(value))
+
+    def _set_default_ttl_ns(self, ns):
+        """Set the default TTL in nanoseconds (0: never); copies use it to lose nothing."""
+        if ns < 0 or ns > _MAX_TTL_NS:
+            raise ValueError(f"ns must be between 0 and {_MAX_TTL_NS}, got {ns!r}")
         self._default_ttl_ns = ns
         self._default_ttl = ns / 1e9
 
@@ -633,7 +638,7 @@ cdef class Table:
         Returns:
             False, storing nothing, when expires_ns has already passed.
         """
-        cdef int64_t expires = expires_ns
+        cdef int64_t expires = _operator.index(expires_ns)
         cdef int64_t now = 0
         if expires < 0:
             raise ValueError(f"expires_ns must be >= 0, got {expires_ns!r}")

@@ -6,6 +6,7 @@ Type checkers always see the pure-Python twin, which defines the types.
 
 from __future__ import annotations
 
+import logging
 import os
 from typing import TYPE_CHECKING
 
@@ -20,10 +21,15 @@ else:
         from ._table_c import MAX_TTL_NS, Table, now_ns, own_methods, ttl_to_ns
 
         CORE = "c"
-    except ImportError:  # pragma: no cover - exercised by installs without a compiler
+    except ImportError as exc:  # pragma: no cover - exercised by installs without a compiler
         from ._table_py import MAX_TTL_NS, Table, now_ns, own_methods, ttl_to_ns
 
         CORE = "py"
+        logging.getLogger("godistcache").warning(
+            "godistcache: the compiled core failed to import (%s); using the pure-Python core, "
+            "several times slower. Set GODISTCACHE_NO_EXTENSIONS=1 to choose it on purpose.",
+            exc,
+        )
     from ._table_py import TTL
 
 __all__ = ["CORE", "MAX_TTL_NS", "NO_EXTENSIONS", "TTL", "Table", "now_ns", "own_methods", "ttl_to_ns"]

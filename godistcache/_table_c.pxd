@@ -23,7 +23,7 @@ cdef class Table:
     cdef Py_ssize_t _nentries  # filled prefix of _entries
     cdef Py_ssize_t _used      # entries not deleted (live, or expired not yet freed)
     cdef int64_t _min_expires  # lower bound of every expiry in the table
-    cdef int64_t _default_ttl_ns
+    cdef readonly int64_t _default_ttl_ns
     cdef uint64_t _version     # bumped when the live key set or the layout changes
     cdef object _default_ttl
     cdef object __weakref__

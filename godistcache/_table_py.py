@@ -6,13 +6,21 @@ It is the reference the compiled table is tested against, the core used when
 Each key maps to a two-item list ``[value, expires]`` (``expires``: Unix ns,
 0 for never). The list is updated in place when a live key is overwritten, so
 an iterator holding it sees the new value, as the compiled table's does.
+
+The compiled table is atomic because it never lets the GIL go while the
+table is inconsistent; Python code can't promise that, so this twin takes a
+re-entrant lock in every method instead. Entries it removes are kept alive
+until its own bookkeeping is done, so a value's ``__del__`` that uses the
+cache finds it consistent, as in the compiled table.
 """
 
 from __future__ import annotations
 
 import datetime
+import math
 import operator
 import sys
+import threading
 import time
 from collections.abc import Hashable, Iterable, Iterator
 from typing import Any, Union
@@ -69,10 +77,10 @@ def _float_ttl_ns(d: float, ttl: object) -> int:
         raise ValueError(f"ttl must be >= 0, got {ttl!r}")
     if d == 0 or d == float("inf"):
         return 0
-    d *= 1e9
-    if d >= float(MAX_TTL_NS):
+    d = d * 1e9 + 0.5  # nearest ns, computed as the compiled table does
+    if d >= MAX_TTL_NS:  # before floor(), which raises on inf
         raise ValueError(f"ttl must be at most {_MAX_TTL_S} seconds, got {ttl!r}")
-    ns = int(d)
+    ns = math.floor(d)
     return ns if ns > 0 else 1
 
 
@@ -115,12 +123,27 @@ def ttl_to_ns(ttl: object) -> int:
 class Table:
     """Hash table with a per-entry absolute expiry, checked on every read."""
 
-    __slots__ = ("_data", "_default_ttl", "_default_ttl_ns", "_min_expires", "_version", "__weakref__")
+    __slots__ = (
+        "_data",
+        "_default_ttl",
+        "_default_ttl_ns",
+        "_lock",
+        "_lookup_depth",
+        "_min_expires",
+        "_reentrant_changes",
+        "_reentrant_limit",
+        "_version",
+        "__weakref__",
+    )
 
     _data: dict[Hashable, list[Any]]
     _default_ttl: float
     _default_ttl_ns: int
+    _lock: threading.RLock
+    _lookup_depth: int
     _min_expires: int
+    _reentrant_changes: int
+    _reentrant_limit: int
     _version: int
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Table:
@@ -128,7 +151,11 @@ class Table:
         self._data = {}
         self._default_ttl = 0.0
         self._default_ttl_ns = 0
+        self._lock = threading.RLock()
+        self._lookup_depth = 0
         self._min_expires = _INT64_MAX
+        self._reentrant_changes = 0
+        self._reentrant_limit = 0
         self._version = 0
         return self
 
@@ -142,25 +169,60 @@ class Table:
 
     @default_ttl.setter
     def default_ttl(self, value: TTL | None) -> None:
-        ns = 0 if value is None else ttl_to_ns(value)
+        self._set_default_ttl_ns(0 if value is None else ttl_to_ns(value))
+
+    def _set_default_ttl_ns(self, ns: int) -> None:
+        """Set the default TTL in nanoseconds (0: never); copies use it to lose nothing."""
+        if ns < 0 or ns > MAX_TTL_NS:
+            raise ValueError(f"ns must be between 0 and {MAX_TTL_NS}, got {ns!r}")
         self._default_ttl_ns = ns
         self._default_ttl = ns / 1e9
 
-    # -- internals -----------------------------------------------------------
+    # -- internals: the lock is held ------------------------------------------
+
+    def _changed(self) -> None:
+        # dict.get starts a lookup over, without limit, when a key's __eq__
+        # changed the dict, and those restarts can't be seen from here. So
+        # changes made from inside a lookup are counted instead: a key whose
+        # __eq__ changes the table once (even a lot) gets its answer, one that
+        # changes it on every comparison runs out of budget and fails, as it
+        # does in the compiled table.
+        if self._lookup_depth:
+            self._reentrant_changes += 1
+            if self._reentrant_changes > self._reentrant_limit:
+                raise RuntimeError(
+                    f"cache changed during every one of {_MAX_LOOKUP_RESTARTS} attempts to compare keys "
+                    "(a key's __eq__ that modifies the cache?)"
+                )
 
     def _lookup(self, key: Hashable) -> list[Any] | None:
-        # A key's __hash__/__eq__ may change the table (or let another thread
-        # do so): look again, as the compiled table does, and give up after a
-        # few tries. dict itself survives this; the check keeps the twins alike.
-        for _ in range(_MAX_LOOKUP_RESTARTS):
-            version = self._version
-            entry = self._data.get(key)
-            if self._version == version:
-                return entry
+        # A key's __hash__/__eq__ may change the table: look again, as the
+        # compiled table does, and give up after a few tries.
+        if not self._lookup_depth:
+            self._reentrant_changes = 0
+            self._reentrant_limit = 1024 + 2 * len(self._data)
+        self._lookup_depth += 1
+        try:
+            for _ in range(_MAX_LOOKUP_RESTARTS):
+                version = self._version
+                entry = self._data.get(key)
+                if self._version == version:
+                    return entry
+        finally:
+            self._lookup_depth -= 1
         raise RuntimeError(
             f"cache changed during every one of {_MAX_LOOKUP_RESTARTS} attempts to compare keys "
             "(a key's __eq__ that modifies the cache?)"
         )
+
+    def _pop_entry(self, key: Hashable, entry: list[Any]) -> list[Any] | None:
+        """Remove key if it still maps to entry; returns what was removed, for the caller to release."""
+        self._changed()
+        current = self._data.pop(key, None)
+        if current is not None and current is not entry:
+            self._data[key] = current  # a key's __eq__ replaced it meanwhile: leave the new one
+            return None
+        return current
 
     def _find_live(self, key: Hashable) -> list[Any] | None:
         entry = self._lookup(key)
@@ -168,13 +230,10 @@ class Table:
             return None
         expires = entry[1]
         if expires and expires <= now_ns():
-            self._drop(key, entry)
+            # Removing an expired entry changes nothing anyone can see: no version bump.
+            dead = self._pop_entry(key, entry)  # noqa: F841 - released on return, after the table is consistent
             return None
         return entry
-
-    def _drop(self, key: Hashable, entry: list[Any]) -> None:
-        # Removing an expired entry changes nothing anyone can see: no version bump.
-        del self._data[key]
 
     def _put(self, key: Hashable, value: Any, ttl_ns: int) -> None:
         if ttl_ns:
@@ -186,20 +245,26 @@ class Table:
     def _store(self, key: Hashable, value: Any, expires: int, now: int) -> None:
         """Store key with an absolute expiry (0: never); now is the clock, or 0 if not read yet."""
         entry = self._lookup(key)
+        dead = None
+        old_value = None
         if entry is not None:
             old = entry[1]
             if not (old and old <= (now or now_ns())):
+                self._changed()
+                old_value = entry[0]
                 entry[0] = value
                 entry[1] = expires
                 if expires and expires < self._min_expires:
                     self._min_expires = expires
                 return
             # An expired entry is gone: the key comes back as a new one, at the end.
-            del self._data[key]
+            dead = self._pop_entry(key, entry)  # noqa: F841
+        self._changed()
         self._data[key] = [value, expires]
         self._version += 1
         if expires and expires < self._min_expires:
             self._min_expires = expires
+        del old_value  # released last, as the compiled table does
 
     def _delete(self, key: Hashable) -> bool:
         entry = self._lookup(key)
@@ -207,20 +272,25 @@ class Table:
             return False
         expires = entry[1]
         live = not expires or expires > now_ns()
+        dead = self._pop_entry(key, entry)
+        if dead is None:
+            return False
         if live:
             self._version += 1
-        del self._data[key]
         return live
 
     def _purge(self) -> int:
         now = now_ns()
         if now < self._min_expires:
             return 0
-        dead = [k for k, e in self._data.items() if e[1] and e[1] <= now]
-        for k in dead:
-            del self._data[k]
-        self._min_expires = min((e[1] for e in self._data.values() if e[1]), default=_INT64_MAX)
-        return len(dead)
+        grave = []  # released only once the table is consistent
+        for key, entry in list(self._data.items()):
+            if entry[1] and entry[1] <= now:
+                dead = self._pop_entry(key, entry)
+                if dead is not None:
+                    grave.append(dead)
+        self._min_expires = min((e[1] for e in list(self._data.values()) if e[1]), default=_INT64_MAX)
+        return len(grave)
 
     # -- public API ------------------------------------------------------------
 
@@ -237,7 +307,9 @@ class Table:
             TypeError: key unhashable, or ttl of the wrong type.
             ValueError: ttl negative, NaN or too large.
         """
-        self._put(key, value, self._default_ttl_ns if ttl is None else ttl_to_ns(ttl))
+        ttl_ns = self._default_ttl_ns if ttl is None else ttl_to_ns(ttl)
+        with self._lock:
+            self._put(key, value, ttl_ns)
 
     def put_safe(self, key: Hashable, value: Any, ttl: TTL | None = None) -> bool:
         """Store value under key, then read it back.
@@ -245,38 +317,47 @@ class Table:
         Returns:
             True when the value read back is the very object stored and live.
         """
-        self._put(key, value, self._default_ttl_ns if ttl is None else ttl_to_ns(ttl))
-        entry = self._find_live(key)
-        return entry is not None and entry[0] is value
+        ttl_ns = self._default_ttl_ns if ttl is None else ttl_to_ns(ttl)
+        with self._lock:
+            self._put(key, value, ttl_ns)
+            entry = self._find_live(key)
+            return entry is not None and entry[0] is value
 
     def get(self, key: Hashable, default: Any = None) -> Any:
         """Return the live value stored under key, else default."""
-        entry = self._find_live(key)
-        return default if entry is None else entry[0]
+        with self._lock:
+            entry = self._find_live(key)
+            return default if entry is None else entry[0]
 
     def __getitem__(self, key: Hashable) -> Any:
-        entry = self._find_live(key)
-        if entry is None:
-            raise KeyError(key)
-        return entry[0]
+        with self._lock:
+            entry = self._find_live(key)
+            if entry is None:
+                raise KeyError(key)
+            return entry[0]
 
     def __setitem__(self, key: Hashable, value: Any) -> None:
-        self._put(key, value, self._default_ttl_ns)
+        with self._lock:
+            self._put(key, value, self._default_ttl_ns)
 
     def __delitem__(self, key: Hashable) -> None:
-        if not self._delete(key):
-            raise KeyError(key)
+        with self._lock:
+            if not self._delete(key):
+                raise KeyError(key)
 
     def __contains__(self, key: Hashable) -> bool:
-        return self._find_live(key) is not None
+        with self._lock:
+            return self._find_live(key) is not None
 
     def exists(self, key: Hashable) -> bool:
         """Return True when key holds a live entry."""
-        return self._find_live(key) is not None
+        with self._lock:
+            return self._find_live(key) is not None
 
     def delete(self, key: Hashable) -> bool:
         """Remove key. Returns True when a live entry was removed."""
-        return self._delete(key)
+        with self._lock:
+            return self._delete(key)
 
     def delete_safe(self, key: Hashable) -> bool:
         """Remove key, then check it is gone.
@@ -284,7 +365,8 @@ class Table:
         Returns:
             True exactly when the key held a live entry and no longer does.
         """
-        return self._delete(key) and self._find_live(key) is None
+        with self._lock:
+            return self._delete(key) and self._find_live(key) is None
 
     def ttl(self, key: Hashable) -> float | None:
         """Remaining lifetime of key in seconds, or None when it never expires.
@@ -292,26 +374,29 @@ class Table:
         Raises:
             KeyError: key has no live entry.
         """
-        entry = self._lookup(key)
-        if entry is None:
-            raise KeyError(key)
-        expires = entry[1]
-        if not expires:
-            return None
-        now = now_ns()
-        if expires <= now:
-            self._drop(key, entry)
-            raise KeyError(key)
-        return float(expires - now) / 1e9
+        with self._lock:
+            entry = self._lookup(key)
+            if entry is None:
+                raise KeyError(key)
+            expires = entry[1]
+            if not expires:
+                return None
+            now = now_ns()
+            if expires <= now:
+                dead = self._pop_entry(key, entry)  # noqa: F841
+                raise KeyError(key)
+            return float(expires - now) / 1e9
 
     def expire(self) -> int:
         """Free every expired entry now. Returns how many were freed."""
-        return self._purge()
+        with self._lock:
+            return self._purge()
 
     def __len__(self) -> int:
-        if self._min_expires != _INT64_MAX and self._min_expires <= now_ns():
-            self._purge()
-        return len(self._data)
+        with self._lock:
+            if self._min_expires != _INT64_MAX and self._min_expires <= now_ns():
+                self._purge()
+            return len(self._data)
 
     def count(self) -> int:
         """Number of live entries (same as len())."""
@@ -319,9 +404,13 @@ class Table:
 
     def clear(self) -> None:
         """Remove every entry."""
-        self._data = {}
-        self._min_expires = _INT64_MAX
-        self._version += 1
+        with self._lock:
+            self._changed()
+            old = self._data
+            self._data = {}
+            self._min_expires = _INT64_MAX
+            self._version += 1
+        del old  # values' finalisers run now, on an empty, consistent table
 
     def __iter__(self) -> Iterator[Any]:
         return self._iter(0)
@@ -334,7 +423,8 @@ class Table:
         """
         if kind not in (0, 1, 2, 3):
             raise ValueError(f"kind must be 0, 1, 2 or 3, got {kind}")
-        return self._gen(kind, list(self._data.items()), self._version)
+        with self._lock:
+            return self._gen(kind, list(self._data.items()), self._version)
 
     def _put_at(self, key: Hashable, value: Any, expires_ns: int) -> bool:
         """Store value under key with an absolute expiry (Unix ns; 0: never).
@@ -347,13 +437,14 @@ class Table:
             raise ValueError(f"expires_ns must be >= 0, got {expires_ns!r}")
         if expires >= 1 << 63:
             raise OverflowError(f"expires_ns must fit in 64 bits, got {expires_ns!r}")
-        now = 0
-        if expires:
-            now = now_ns()
-            if expires <= now:
-                return False
-        self._store(key, value, expires, now)
-        return True
+        with self._lock:
+            now = 0
+            if expires:
+                now = now_ns()
+                if expires <= now:
+                    return False
+            self._store(key, value, expires, now)
+            return True
 
     def _gen(self, kind: int, snapshot: list[tuple[Hashable, list[Any]]], version: int) -> Iterator[Any]:
         for key, entry in snapshot:

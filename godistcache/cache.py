@@ -54,10 +54,9 @@ class _ItemsView(ItemsView):  # type: ignore[type-arg]
         return v is not _MISSING and (v is value or v == value)
 
 
-def _restore(cls: type[Table], default_ttl: float, entries: list[tuple[Any, Any, int]]) -> Table:
-    table = cls(default_ttl)
-    for key, value, expires in entries:
-        table._put_at(key, value, expires)
+def _empty(cls: type[Table], default_ttl_ns: int) -> Table:
+    table = cls()
+    table._set_default_ttl_ns(default_ttl_ns)
     return table
 
 
@@ -81,15 +80,24 @@ class _CacheMethods:
     def copy(self) -> Any:
         """A shallow copy: same keys, values and expiry times, same default TTL."""
         table: Table = self  # type: ignore[assignment]
-        return _restore(type(table), table.default_ttl, list(table._iter(3)))
+        new = _empty(type(table), table._default_ttl_ns)
+        new.__setstate__(list(table._iter(3)))  # type: ignore[attr-defined]
+        return new
 
     __copy__ = copy
 
     def __reduce__(self) -> tuple[Any, ...]:
-        # Pickles carry expiry times as absolute Unix ns: entries that expire
-        # before the pickle is loaded are not restored.
+        # The entries travel as state, restored after the new cache is in the
+        # pickle memo, so a cache that holds itself pickles as a dict does.
+        # Expiry times are absolute Unix ns: entries that have expired by the
+        # time the pickle is loaded are not restored.
         table: Table = self  # type: ignore[assignment]
-        return (_restore, (type(table), table.default_ttl, list(table._iter(3))))
+        return (_empty, (type(table), table._default_ttl_ns), list(table._iter(3)))
+
+    def __setstate__(self, entries: list[tuple[Any, Any, int]]) -> None:
+        table: Table = self  # type: ignore[assignment]
+        for key, value, expires in entries:
+            table._put_at(key, value, expires)
 
     def __repr__(self) -> str:
         # Counts only: values may be secrets and must not end up in logs.

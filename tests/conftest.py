@@ -1,0 +1,139 @@
+"""Fixtures shared by the test suite: the c/py core switch and a frozen clock.
+
+Every behaviour test takes ``cache_cls`` (or ``cache``) and so runs once on
+the compiled core (id ``c``) and once on the pure-Python twin (id ``py``),
+as multidict's ``tests/conftest.py`` does. The ``c`` run is skipped only when
+``GODISTCACHE_NO_EXTENSIONS`` is set: an extension that fails to import must
+fail the suite, never skip it.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from collections.abc import Iterator, MutableMapping
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+from godistcache.cache import _CacheMethods
+
+NO_EXTENSIONS = os.environ.get("GODISTCACHE_NO_EXTENSIONS", "") not in ("", "0")
+
+#: A fixed Unix time (2023-11-14T22:13:20Z) in ns: tests that freeze the clock start here.
+T0_NS = 1_700_000_000 * 1_000_000_000
+
+CORE_NAMES = ("py",) if NO_EXTENSIONS else ("c", "py")
+
+_CORE_PARAMS = [
+    pytest.param(
+        "c",
+        id="c",
+        marks=pytest.mark.skipif(NO_EXTENSIONS, reason="GODISTCACHE_NO_EXTENSIONS is set"),
+    ),
+    pytest.param("py", id="py"),
+]
+
+
+def core_module(name: str) -> ModuleType:
+    """The table module of a core: ``godistcache._table_c`` or ``godistcache._table_py``."""
+    return importlib.import_module(f"godistcache._table_{name}")
+
+
+_classes: dict[str, type[Any]] = {}
+
+
+def _own_method_names(table: type) -> list[str]:
+    """The Table methods the public Cache rebinds with ``own_methods`` (compiled core only)."""
+    import godistcache.cache
+
+    public = godistcache.cache.Cache
+    if table not in public.__mro__:
+        return []  # not the selected core: only the compiled one rebinds anything
+    method = type(vars(table)["get"])
+    return [name for name, attr in vars(public).items() if type(attr) is method and name in vars(table)]
+
+
+def cache_class(name: str) -> type[Any]:
+    """A Cache built on one core exactly as ``godistcache.Cache`` is built on the selected one.
+
+    The class is a global of this module, so that its instances pickle.
+    """
+    if name not in _classes:
+        mod = core_module(name)
+        table = mod.Table
+
+        class _Cache(_CacheMethods, table, MutableMapping):  # type: ignore[misc,valid-type,type-arg]
+            __slots__ = ()
+
+        _Cache.__name__ = _Cache.__qualname__ = {"c": "CCache", "py": "PyCache"}[name]
+        _Cache.__module__ = __name__
+        own_methods = getattr(mod, "own_methods", None)
+        if own_methods is not None:
+            own_methods(_Cache, _own_method_names(table))
+        globals()[_Cache.__name__] = _Cache
+        _classes[name] = _Cache
+    return _classes[name]
+
+
+@pytest.fixture(scope="session", params=_CORE_PARAMS)
+def core(request: pytest.FixtureRequest) -> ModuleType:
+    """The table module of the core under test (parametrised: ``c``, ``py``)."""
+    return core_module(request.param)
+
+
+@pytest.fixture(scope="session")
+def cache_cls(core: ModuleType) -> type[Any]:
+    """The Cache class for the core under test."""
+    return cache_class(core.__name__.rsplit("_", 1)[1])
+
+
+@pytest.fixture
+def cache(cache_cls: type[Any]) -> Any:
+    """A new, empty cache on the core under test, with no default TTL."""
+    return cache_cls()
+
+
+@pytest.fixture(scope="session")
+def cache_classes() -> dict[str, type[Any]]:
+    """Every available core's Cache class at once, by core name."""
+    return {name: cache_class(name) for name in CORE_NAMES}
+
+
+class FrozenClock:
+    """Both cores' clocks frozen at the same Unix-ns instant, moved only by the test."""
+
+    def __init__(self, now_ns: int = T0_NS) -> None:
+        self.modules = [core_module(name) for name in CORE_NAMES]
+        self.now = 0
+        self.set(now_ns)
+
+    def set(self, now_ns: int) -> None:
+        """Freeze every core's clock at ``now_ns`` (Unix ns)."""
+        self.now = now_ns
+        for mod in self.modules:
+            mod._set_clock(now_ns)
+
+    def advance(self, seconds: float) -> None:
+        """Move the clock forward by ``seconds`` (rounded to the ns)."""
+        self.advance_ns(round(seconds * 1_000_000_000))
+
+    def advance_ns(self, ns: int) -> None:
+        """Move the clock forward by ``ns`` nanoseconds."""
+        self.set(self.now + ns)
+
+    def unfreeze(self) -> None:
+        """Give every core its real clock back."""
+        for mod in self.modules:
+            mod._set_clock(None)
+
+
+@pytest.fixture
+def clock() -> Iterator[FrozenClock]:
+    """Freeze both cores' clocks at ``T0_NS``; always unfrozen on teardown."""
+    frozen = FrozenClock()
+    try:
+        yield frozen
+    finally:
+        frozen.unfreeze()
