@@ -363,12 +363,15 @@ def _memory_child(kind: str, n: int) -> None:
 _CHILD_CODE = "import sys; from godistcache._bench import _memory_child; _memory_child(sys.argv[1], int(sys.argv[2]))"
 
 
+#: The directory holding the godistcache package this process imported.
+_PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
 def _child_env() -> dict[str, str]:
     # The child must import this very godistcache (and the same core, which
     # GODISTCACHE_NO_EXTENSIONS in the inherited environment decides).
     env = dict(os.environ)
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (_PACKAGE_ROOT, env.get("PYTHONPATH", "")) if p)
     return env
 
 
@@ -410,6 +413,10 @@ def measure_memory(
             capture_output=True,
             text=True,
             env=env,
+            # `python -c` puts the working directory first on sys.path: run it
+            # where the imported package lives, or a source checkout there would
+            # shadow the installed build.
+            cwd=_PACKAGE_ROOT,
             timeout=timeout,
             check=False,
         )
