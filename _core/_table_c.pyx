@@ -50,6 +50,7 @@ cdef extern from "gdc.h":
     bint gdc_both_exact_str(PyObject *a, PyObject *b) noexcept
     bint gdc_str_eq(PyObject *a, PyObject *b) noexcept
     void *gdc_calloc(size_t nbytes) noexcept
+    void *gdc_malloc(size_t nbytes) noexcept
     void gdc_free(void *p, size_t nbytes) noexcept
     void gdc_set_gc(PyTypeObject *tp, traverseproc trav, inquiry clear) noexcept
     traverseproc gdc_get_traverse(PyTypeObject *tp) noexcept
@@ -196,8 +197,8 @@ def ttl_to_ns(ttl):
 # method of a subclassable type through its vtable, which the C compiler
 # cannot inline.
 
-cdef inline Py_ssize_t _lookup(Table t, object key, Py_hash_t h, Py_ssize_t *free_slot) except -2:
-    """Index slot holding key, or -1; *free_slot gets where key would go."""
+cdef Py_ssize_t _lookup_slow(Table t, object key, Py_hash_t h, Py_ssize_t *free_slot) except -2:
+    """_lookup once an equal hash needs __eq__: compares, and starts over if the table changes."""
     cdef uint64_t m = _mix(h)
     cdef size_t mask, i
     cdef uint32_t idxmask, tag, v, low
@@ -234,6 +235,40 @@ cdef inline Py_ssize_t _lookup(Table t, object key, Py_hash_t h, Py_ssize_t *fre
     raise RuntimeError(
         f"cache changed during every one of {MAX_LOOKUP_RESTARTS} attempts to compare keys "
         "(a key's __eq__ that modifies the cache?)")
+
+
+cdef inline Py_ssize_t _lookup(Table t, object key, Py_hash_t h, Py_ssize_t *free_slot) except -2:
+    """Index slot holding key, or -1; *free_slot gets where key would go.
+
+    The common path, small enough to inline: it settles every probe that needs
+    no __eq__ (the very key object, or another tag); the first probe that
+    does hands the whole lookup to _lookup_slow.
+    """
+    cdef uint64_t m = _mix(h)
+    cdef size_t mask = <size_t>t._size - 1
+    cdef size_t i = _slot0(m, t._shift)
+    cdef uint32_t idxmask = t._idxmask
+    cdef uint32_t tag = _tag(m, idxmask)
+    cdef Py_ssize_t first_deleted = -1
+    cdef uint32_t v, low
+    cdef Entry *ep
+    while True:
+        v = t._index[i]
+        low = v & idxmask
+        if low == SLOT_EMPTY:
+            if free_slot != NULL:
+                free_slot[0] = first_deleted if first_deleted >= 0 else <Py_ssize_t>i
+            return -1
+        if low == SLOT_DELETED:
+            if first_deleted < 0:
+                first_deleted = <Py_ssize_t>i
+        elif (v ^ tag) <= idxmask:
+            ep = &t._entries[low - 2]
+            if ep.key == <PyObject *>key:
+                return <Py_ssize_t>i
+            if ep.hash == h:
+                return _lookup_slow(t, key, h, free_slot)
+        i = (i + 1) & mask
 
 
 cdef inline Entry *_entry_at(Table t, Py_ssize_t slot) noexcept:
@@ -404,7 +439,7 @@ cdef class Table:
             raise MemoryError(f"cache cannot hold more than {(MAX_SIZE * 2) // 3} entries")
         cdef Py_ssize_t usable = (newsize * 2) // 3
         cdef uint32_t *index = <uint32_t *>gdc_calloc(<size_t>newsize * sizeof(uint32_t))
-        cdef Entry *entries = <Entry *>gdc_calloc(<size_t>usable * sizeof(Entry))
+        cdef Entry *entries = <Entry *>gdc_malloc(<size_t>usable * sizeof(Entry))
         if index == NULL or entries == NULL:
             gdc_free(index, <size_t>newsize * sizeof(uint32_t))
             gdc_free(entries, <size_t>usable * sizeof(Entry))

@@ -176,6 +176,17 @@ static inline void *gdc_calloc(size_t nbytes)
     return PyMem_Calloc(1, nbytes ? nbytes : 1);
 }
 
+/* Like gdc_calloc, but small blocks are not zeroed: for the entry array,
+ * whose slots are written before they are read. */
+static inline void *gdc_malloc(size_t nbytes)
+{
+#if !defined(_WIN32) && defined(MAP_ANONYMOUS)
+    if (nbytes >= GDC_BIG_BLOCK)
+        return gdc_calloc(nbytes);
+#endif
+    return PyMem_Malloc(nbytes ? nbytes : 1);
+}
+
 static inline void gdc_free(void *p, size_t nbytes)
 {
     if (p == NULL)
