@@ -193,10 +193,6 @@ def ttl_to_ns(ttl):
     return _ttl_ns(ttl)
 
 
-# The read path as inline module functions, not methods: Cython calls a cdef
-# method of a subclassable type through its vtable, which the C compiler
-# cannot inline.
-
 cdef Py_ssize_t _lookup_slow(Table t, object key, Py_hash_t h, Py_ssize_t *free_slot) except -2:
     """_lookup once an equal hash needs __eq__: compares, and starts over if the table changes."""
     cdef uint64_t m = _mix(h)
@@ -236,6 +232,10 @@ cdef Py_ssize_t _lookup_slow(Table t, object key, Py_hash_t h, Py_ssize_t *free_
         f"cache changed during every one of {MAX_LOOKUP_RESTARTS} attempts to compare keys "
         "(a key's __eq__ that modifies the cache?)")
 
+
+# The hot paths are inline module functions, not methods: Cython calls a cdef
+# method of a subclassable type through its vtable, which the C compiler
+# cannot inline.
 
 cdef inline Py_ssize_t _lookup(Table t, object key, Py_hash_t h, Py_ssize_t *free_slot) except -2:
     """Index slot holding key, or -1; *free_slot gets where key would go.
