@@ -170,7 +170,7 @@ cdef int64_t _ttl_ns_slow(object ttl) except -1:
         if ns >= _MAX_TTL_NS:
             raise ValueError(f"ttl must be at most {_MAX_TTL_S} seconds, got {ttl!r}")
         return ns
-    if not isinstance(ttl, (str, bytes, bytearray)):
+    if not isinstance(ttl, (str, bytes, bytearray, complex)):  # complex has a __float__ that raises on 3.9
         tp = type(ttl)
         if hasattr(tp, "__index__"):
             return _int_ttl_ns(_operator.index(ttl))

@@ -112,7 +112,7 @@ def ttl_to_ns(ttl: object) -> int:
         if ns >= MAX_TTL_NS:
             raise ValueError(f"ttl must be at most {_MAX_TTL_S} seconds, got {ttl!r}")
         return ns
-    if not isinstance(ttl, (str, bytes, bytearray)):
+    if not isinstance(ttl, (str, bytes, bytearray, complex)):  # complex has a __float__ that raises on 3.9
         if hasattr(tp, "__index__"):
             return _int_ttl_ns(operator.index(ttl))  # type: ignore[arg-type]
         if hasattr(tp, "__float__"):
