@@ -55,11 +55,11 @@ typedef struct {
     int state;              /* 0 unknown, -1 TSC unusable, 1 no anchor, 3 anchored, 2 running */
     uint64_t tsc0;          /* counter at the last synchronisation */
     int64_t wall0;          /* wall time at the last synchronisation */
-    double ns_per_tick;
+    uint64_t ns_per_tick_q32;   /* ns per tick, fixed point with 32 fraction bits */
     uint64_t max_ticks;     /* extrapolate at most this far past tsc0 (1 ms) */
 } gdc_tsc_clock_t;
 
-static gdc_tsc_clock_t gdc_tsc_clock = {0, 0, 0, 0.0, 0};
+static gdc_tsc_clock_t gdc_tsc_clock = {0, 0, 0, 0, 0};
 
 #if GDC_HAVE_TSC
 static int gdc_tsc_invariant(void)
@@ -110,7 +110,7 @@ static int64_t gdc_tsc_resync(void)
         return wall;
     scale = (double)(wall - c->wall0) / (double)(tsc - c->tsc0);
     if (scale > 0.02 && scale < 20.0) {     /* 50 MHz .. 50 GHz: else a clock step */
-        c->ns_per_tick = scale;
+        c->ns_per_tick_q32 = (uint64_t)(scale * 4294967296.0);
         c->max_ticks = (uint64_t)(1e6 / scale);
         c->state = 2;
     } else {
@@ -128,8 +128,9 @@ static inline int64_t gdc_now_ns(void)
 #if GDC_HAVE_TSC
     gdc_tsc_clock_t *c = &gdc_tsc_clock;
     uint64_t d = __rdtsc() - c->tsc0;
+    /* d < max_ticks (1 ms), so d * ns_per_tick_q32 < 1e6 * 2**32: no overflow */
     if (d < c->max_ticks)
-        return c->wall0 + (int64_t)((double)d * c->ns_per_tick);
+        return c->wall0 + (int64_t)((d * c->ns_per_tick_q32) >> 32);
     return gdc_tsc_resync();
 #else
     return gdc_wall_ns();
