@@ -15,6 +15,7 @@ DEBUG_BUILD = os.environ.get("GODISTCACHE_DEBUG_BUILD", "") not in ("", "0")
 # The compiled modules: (module name, Cython source).
 EXTENSIONS = [
     ("godistcache._table_c", "_core/_table_c.pyx"),
+    ("godistcache._codec_c", "_core/_codec_c.pyx"),
 ]
 
 

@@ -1,0 +1,658 @@
+"""The pure-Python twin of ``_codec_c``: the value codec's reference implementation.
+
+It defines the wire format (format version 1) that the compiled twin matches byte
+for byte, is the codec used when ``GODISTCACHE_NO_EXTENSIONS=1`` is set, and is
+the source of the types.
+
+A value is encoded as one *item*: a tag byte followed by its payload. Integers in
+payloads are unsigned LEB128 varints ("uvarint": 7 bits per byte, low groups
+first, high bit = more; at most 10 bytes, at most 2**64 - 1, no trailing 0x00
+group) or zigzag varints ("svarint": ``(n << 1) ^ (n >> 63)`` of an int64, then
+uvarint). Multi-byte fixed fields are little-endian.
+
+====  ==================  ==========================================================
+tag   type (exact type)   payload
+====  ==================  ==========================================================
+0x00  None                -
+0x01  False               -
+0x02  True                -
+0x03  int in int64        svarint(n)
+0x04  int outside int64   sign byte (0 = positive, 1 = negative), uvarint(len),
+                          len bytes of abs(n) little-endian, most significant byte
+                          not zero
+0x05  float               8 bytes IEEE-754 binary64 little-endian, bit for bit
+0x06  str                 uvarint(len), ``s.encode("utf-8", "surrogatepass")``
+0x07  bytes               uvarint(len), raw bytes
+0x08  bytearray           uvarint(len), raw bytes
+0x09  tuple               uvarint(count), count items
+0x0A  list                uvarint(count), count items
+0x0B  dict                uvarint(count), count (key item, value item) pairs in
+                          iteration order
+0x0C  set                 uvarint(count), count items in iteration order
+0x0D  frozenset           uvarint(count), count items in iteration order
+0x0E  datetime.datetime   svarint(year), uvarint(month), uvarint(day),
+                          uvarint(hour), uvarint(minute), uvarint(second),
+                          uvarint(microsecond), uvarint(fold), tz byte:
+                          0 = naive;
+                          1 = datetime.timezone: svarint(days), uvarint(seconds),
+                          uvarint(microseconds) of ``utcoffset(None)``, then a str
+                          item (tag 0x06) holding the name the timezone was given,
+                          or an empty str when it was created without one;
+                          2 = zoneinfo.ZoneInfo: a str item (tag 0x06) with its key
+0x0F  datetime.date       svarint(year), uvarint(month), uvarint(day)
+0x10  datetime.timedelta  svarint(days), uvarint(seconds), uvarint(microseconds)
+0x11  decimal.Decimal     uvarint(len), ASCII bytes of ``str(d)`` in the default
+                          context (exponent "E"); no other spelling is accepted
+0x12  uuid.UUID           16 bytes: ``u.bytes``
+0x7F  anything else       uvarint(len), ``pickle.dumps(obj, protocol=5)``; only
+                          with ``allow_pickle=True``
+====  ==================  ==========================================================
+
+Types are matched exactly: bool is never an int, and an IntEnum, a str subclass,
+a namedtuple or an OrderedDict is "anything else", as is a datetime whose tzinfo
+is neither None, a ``datetime.timezone`` nor a ``zoneinfo.ZoneInfo`` with a key.
+A container nested more than ``MAX_DEPTH`` levels deep (which is what a cycle
+becomes) is refused on both sides; a container holds its items one level deeper
+than itself, and the outermost container is level 1.
+
+Choices the table leaves open, made here and binding on both twins:
+
+- A timezone's name is the one it was created with, read from
+  ``tz.__getinitargs__()``: ``tz == timezone(offset)`` can't tell, since
+  timezones compare by offset only. A name given as ``""`` decodes as no name.
+- The offset and the timedelta are written normalised (0 <= seconds < 86400,
+  0 <= microseconds < 10**6) and the decoder accepts nothing else.
+- A big int, a Decimal or a varint has one valid spelling: the one ``encode``
+  writes. A dict key or set item equal to an earlier one is not an error: as
+  in a dict display, the first key stays and the last value wins.
+- The pickle refusal message is the spec's, followed by ``(tag 0x7F at byte N)``.
+
+The decoder trusts nothing: every length and count is checked against the bytes
+that remain before anything is read, and every malformed input (truncated,
+over-long or non-canonical varint, unknown tag, bad UTF-8, non-canonical big
+int, timedelta or Decimal string, invalid date or time field, unknown time zone
+key, unhashable dict key or set item, trailing bytes, refused pickle) raises
+ValueError whose message ends with ``at byte <offset>``. It uses no recursion,
+so depth is bounded by ``MAX_DEPTH``, not by the stack, and runs in time linear
+in the input, except for hashing: int, float, Decimal, UUID and tuple hashes are
+not randomised, so a crafted dict or set of colliding keys costs quadratic time,
+as it does in any Python dict.
+"""
+
+from __future__ import annotations
+
+import datetime
+import decimal
+import itertools
+import pickle
+import struct
+import uuid
+import zoneinfo
+from typing import Any, Union
+
+__all__ = ["FORMAT_VERSION", "MAX_DEPTH", "decode", "encode"]
+
+#: Version of the wire format this module reads and writes.
+FORMAT_VERSION = 1
+
+#: Deepest container nesting encode writes and decode accepts.
+MAX_DEPTH = 1000
+
+_T_NONE = 0x00
+_T_FALSE = 0x01
+_T_TRUE = 0x02
+_T_INT = 0x03
+_T_BIGINT = 0x04
+_T_FLOAT = 0x05
+_T_STR = 0x06
+_T_BYTES = 0x07
+_T_BYTEARRAY = 0x08
+_T_TUPLE = 0x09
+_T_LIST = 0x0A
+_T_DICT = 0x0B
+_T_SET = 0x0C
+_T_FROZENSET = 0x0D
+_T_DATETIME = 0x0E
+_T_DATE = 0x0F
+_T_TIMEDELTA = 0x10
+_T_DECIMAL = 0x11
+_T_UUID = 0x12
+_T_PICKLE = 0x7F
+
+_TZ_NAIVE = 0
+_TZ_FIXED = 1
+_TZ_ZONEINFO = 2
+
+_INT64_MIN = -(1 << 63)
+_INT64_MAX = (1 << 63) - 1
+_UINT64_MAX = (1 << 64) - 1
+_MAX_VARINT_BYTES = 10
+
+_DEPTH_MESSAGE = f"value nested deeper than {MAX_DEPTH} levels (a cycle?)"
+_PICKLE_REFUSED = "pickled value refused: pass allow_pickle=True only for data you trust"
+
+_pack_double = struct.Struct("<d").pack
+_unpack_double = struct.Struct("<d").unpack_from
+
+_SEQUENCE_TAGS: dict[type, int] = {list: _T_LIST, tuple: _T_TUPLE, set: _T_SET, frozenset: _T_FROZENSET}
+_CONTAINER_NAMES = {
+    _T_TUPLE: "tuple",
+    _T_LIST: "list",
+    _T_DICT: "dict",
+    _T_SET: "set",
+    _T_FROZENSET: "frozenset",
+}
+
+_BLOB_NAMES = {_T_STR: "str", _T_BYTES: "bytes", _T_BYTEARRAY: "bytearray"}
+
+Buffer = Union[bytes, bytearray, memoryview]
+
+
+# --------------------------------------------------------------------------- encode
+
+
+def _put_uvarint(out: bytearray, n: int) -> None:
+    while n > 0x7F:
+        out.append((n & 0x7F) | 0x80)
+        n >>= 7
+    out.append(n)
+
+
+def _put_svarint(out: bytearray, n: int) -> None:
+    _put_uvarint(out, n << 1 if n >= 0 else ((-n) << 1) - 1)
+
+
+def _put_str(out: bytearray, s: str) -> None:
+    b = s.encode("utf-8", "surrogatepass")
+    out.append(_T_STR)
+    _put_uvarint(out, len(b))
+    out += b
+
+
+def _tz_name(tz: datetime.timezone) -> str:
+    # ``tz == timezone(offset)`` can't tell a named timezone from an unnamed one:
+    # timezones compare by offset only. The pickle arguments do carry the name.
+    args: tuple[Any, ...] = tz.__getinitargs__()  # type: ignore[attr-defined]
+    name: str = args[1] if len(args) > 1 else ""
+    return name
+
+
+def _decimal_str(d: decimal.Decimal) -> str:
+    # str(d) writes "e" when the thread's decimal context has capitals=0; the
+    # format is str(d) in the default context, so the exponent is always "E".
+    return str(d).replace("e", "E")
+
+
+def _put_datetime(out: bytearray, x: datetime.datetime) -> bool:
+    """Append a datetime item; False (nothing written) when its tzinfo is not native."""
+    tz = x.tzinfo
+    if tz is None:
+        tz_kind = _TZ_NAIVE
+    elif type(tz) is datetime.timezone:
+        tz_kind = _TZ_FIXED
+    elif type(tz) is zoneinfo.ZoneInfo and tz.key is not None:
+        tz_kind = _TZ_ZONEINFO
+    else:
+        return False
+    out.append(_T_DATETIME)
+    _put_svarint(out, x.year)
+    out += bytes((x.month, x.day, x.hour, x.minute, x.second))
+    _put_uvarint(out, x.microsecond)
+    out.append(x.fold)
+    out.append(tz_kind)
+    if tz_kind == _TZ_FIXED:
+        assert isinstance(tz, datetime.timezone)
+        offset = tz.utcoffset(None)
+        _put_svarint(out, offset.days)
+        _put_uvarint(out, offset.seconds)
+        _put_uvarint(out, offset.microseconds)
+        _put_str(out, _tz_name(tz))
+    elif tz_kind == _TZ_ZONEINFO:
+        assert isinstance(tz, zoneinfo.ZoneInfo)
+        if type(tz.key) is not str:  # ZoneInfo.from_file(f, key=123) accepts anything
+            raise TypeError(f"ZoneInfo key must be a str, got {type(tz.key).__qualname__}")
+        _put_str(out, tz.key)
+    return True
+
+
+def _put_other(out: bytearray, x: object, allow_pickle: bool) -> None:
+    """Append an item of a type with a fixed-size payload, or a pickle, or refuse."""
+    t = type(x)
+    if t is datetime.datetime:
+        assert isinstance(x, datetime.datetime)
+        if _put_datetime(out, x):
+            return
+    elif t is datetime.date:
+        assert isinstance(x, datetime.date)
+        out.append(_T_DATE)
+        _put_svarint(out, x.year)
+        out.append(x.month)
+        out.append(x.day)
+        return
+    elif t is datetime.timedelta:
+        assert isinstance(x, datetime.timedelta)
+        out.append(_T_TIMEDELTA)
+        _put_svarint(out, x.days)
+        _put_uvarint(out, x.seconds)
+        _put_uvarint(out, x.microseconds)
+        return
+    elif t is decimal.Decimal:
+        assert isinstance(x, decimal.Decimal)
+        b = _decimal_str(x).encode("ascii")
+        out.append(_T_DECIMAL)
+        _put_uvarint(out, len(b))
+        out += b
+        return
+    elif t is uuid.UUID:
+        assert isinstance(x, uuid.UUID)
+        out.append(_T_UUID)
+        out += x.bytes
+        return
+    elif t is int:
+        assert isinstance(x, int)
+        a = -x if x < 0 else x
+        out.append(_T_BIGINT)
+        out.append(1 if x < 0 else 0)
+        b = a.to_bytes((a.bit_length() + 7) >> 3, "little")
+        _put_uvarint(out, len(b))
+        out += b
+        return
+    if not allow_pickle:
+        raise TypeError(f"cannot encode {t.__qualname__} without allow_pickle=True")
+    b = pickle.dumps(x, protocol=5)
+    out.append(_T_PICKLE)
+    _put_uvarint(out, len(b))
+    out += b
+
+
+def encode(obj: Any, *, allow_pickle: bool = False) -> bytes:
+    """Encode a value into the codec's binary format (version 1).
+
+    Args:
+        obj: The value. None, bool, int, float, str, bytes, bytearray, tuple,
+            list, dict, set, frozenset, datetime (naive, ``datetime.timezone`` or
+            ``zoneinfo.ZoneInfo``), date, timedelta, Decimal and UUID are native,
+            matched on exact type, at any position in the value.
+        allow_pickle: Pickle (protocol 5) any other object instead of refusing it.
+
+    Returns:
+        The encoded bytes.
+
+    Raises:
+        TypeError: A non-native object was met and ``allow_pickle`` is false.
+        ValueError: Containers are nested more than ``MAX_DEPTH`` levels deep,
+            which is what a cycle becomes.
+        RuntimeError: A dict or set changed size while it was being encoded.
+    """
+    out = bytearray()
+    append = out.append
+    stack: list[Any] = []
+    it: Any = iter((obj,))
+    while True:
+        for x in it:
+            t = type(x)
+            if t is int:
+                if _INT64_MIN <= x <= _INT64_MAX:
+                    append(_T_INT)
+                    n = x << 1 if x >= 0 else ((-x) << 1) - 1
+                    if n < 0x80:
+                        append(n)
+                    else:
+                        _put_uvarint(out, n)
+                else:
+                    _put_other(out, x, allow_pickle)
+            elif t is str:
+                b = x.encode("utf-8", "surrogatepass")
+                append(_T_STR)
+                n = len(b)
+                if n < 0x80:
+                    append(n)
+                else:
+                    _put_uvarint(out, n)
+                out += b
+            elif t is float:
+                append(_T_FLOAT)
+                out += _pack_double(x)
+            elif x is None:
+                append(_T_NONE)
+            elif t is bool:
+                append(_T_TRUE if x else _T_FALSE)
+            elif t is bytes or t is bytearray:
+                append(_T_BYTES if t is bytes else _T_BYTEARRAY)
+                _put_uvarint(out, len(x))
+                out += x
+            elif t is dict or t in _SEQUENCE_TAGS:
+                if len(stack) >= MAX_DEPTH:
+                    raise ValueError(_DEPTH_MESSAGE)
+                if t is dict:
+                    append(_T_DICT)
+                    # Size changes while we iterate raise RuntimeError on their own.
+                    children: Any = itertools.chain.from_iterable(x.items())
+                elif t is list:
+                    append(_T_LIST)
+                    # A snapshot, so that the count written matches the items written.
+                    x = tuple(x)
+                    children = iter(x)
+                else:
+                    append(_SEQUENCE_TAGS[t])
+                    children = iter(x)
+                _put_uvarint(out, len(x))
+                if x:
+                    stack.append(it)
+                    it = children
+                    break
+            else:
+                _put_other(out, x, allow_pickle)
+        else:
+            if not stack:
+                return bytes(out)
+            it = stack.pop()
+
+
+# --------------------------------------------------------------------------- decode
+
+
+def _read_uvarint(buf: bytes, pos: int, end: int) -> tuple[int, int]:
+    """Read a uvarint at ``pos``; return (value, position after it)."""
+    start = pos
+    n = 0
+    shift = 0
+    while True:
+        if pos >= end:
+            raise ValueError(f"truncated varint: input ends inside it, at byte {start}")
+        b = buf[pos]
+        pos += 1
+        n |= (b & 0x7F) << shift
+        if b < 0x80:
+            if b == 0 and pos - start > 1:
+                raise ValueError(f"non-canonical varint: trailing zero group, at byte {start}")
+            if n > _UINT64_MAX:
+                raise ValueError(f"varint over 2**64 - 1, at byte {start}")
+            return n, pos
+        shift += 7
+        if pos - start >= _MAX_VARINT_BYTES:
+            raise ValueError(f"varint longer than {_MAX_VARINT_BYTES} bytes, at byte {start}")
+
+
+def _read_svarint(buf: bytes, pos: int, end: int) -> tuple[int, int]:
+    z, pos = _read_uvarint(buf, pos, end)
+    return (z >> 1) ^ -(z & 1), pos
+
+
+def _read_len(buf: bytes, pos: int, end: int, what: str, start: int) -> tuple[int, int]:
+    """Read a byte length and check that that many bytes remain."""
+    n, pos = _read_uvarint(buf, pos, end)
+    if n > end - pos:
+        raise ValueError(f"truncated {what}: {n} bytes declared, {end - pos} remain, at byte {start}")
+    return n, pos
+
+
+def _read_str_item(buf: bytes, pos: int, end: int, what: str) -> tuple[str, int]:
+    """Read an item that must be a str (a time zone name or key)."""
+    if pos >= end:
+        raise ValueError(f"truncated datetime: {what} str expected, input ended, at byte {pos}")
+    if buf[pos] != _T_STR:
+        raise ValueError(f"{what} must be a str item (tag 0x06), got tag 0x{buf[pos]:02X}, at byte {pos}")
+    n, p = _read_len(buf, pos + 1, end, "str", pos)
+    try:
+        return buf[p : p + n].decode("utf-8", "surrogatepass"), p + n
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"invalid UTF-8 in str ({exc.reason}), at byte {pos}") from None
+
+
+def _read_timedelta_fields(buf: bytes, pos: int, end: int, start: int, what: str) -> tuple[datetime.timedelta, int]:
+    days, pos = _read_svarint(buf, pos, end)
+    seconds, pos = _read_uvarint(buf, pos, end)
+    microseconds, pos = _read_uvarint(buf, pos, end)
+    if seconds >= 86400 or microseconds >= 1_000_000:
+        raise ValueError(
+            f"invalid {what}: seconds must be < 86400 and microseconds < 1000000, "
+            f"got {seconds} and {microseconds}, at byte {start}"
+        )
+    try:
+        return datetime.timedelta(days, seconds, microseconds), pos
+    except (ValueError, OverflowError) as exc:
+        raise ValueError(f"invalid {what} ({exc}), at byte {start}") from None
+
+
+def _read_datetime(buf: bytes, pos: int, end: int, start: int) -> tuple[datetime.datetime, int]:
+    year, pos = _read_svarint(buf, pos, end)
+    fields = []
+    for _ in range(7):
+        n, pos = _read_uvarint(buf, pos, end)
+        fields.append(n)
+    if pos >= end:
+        raise ValueError(f"truncated datetime: tz byte expected, input ended, at byte {start}")
+    tz_kind = buf[pos]
+    pos += 1
+    tz: datetime.tzinfo | None = None
+    if tz_kind == _TZ_FIXED:
+        offset, pos = _read_timedelta_fields(buf, pos, end, start, "datetime offset")
+        name, pos = _read_str_item(buf, pos, end, "time zone name")
+        try:
+            tz = datetime.timezone(offset, name) if name else datetime.timezone(offset)
+        except ValueError as exc:
+            raise ValueError(f"invalid datetime offset ({exc}), at byte {start}") from None
+    elif tz_kind == _TZ_ZONEINFO:
+        key, pos = _read_str_item(buf, pos, end, "time zone key")
+        try:
+            tz = zoneinfo.ZoneInfo(key)
+        except Exception as exc:  # ZoneInfoNotFoundError is a KeyError; bad files are ValueError or OSError
+            raise ValueError(f"unknown time zone key {key!r} ({type(exc).__name__}), at byte {start}") from None
+    elif tz_kind != _TZ_NAIVE:
+        raise ValueError(f"datetime tz byte must be 0, 1 or 2, got {tz_kind}, at byte {pos - 1}")
+    month, day, hour, minute, second, microsecond, fold = fields
+    try:
+        return datetime.datetime(year, month, day, hour, minute, second, microsecond, tz, fold=fold), pos
+    except (ValueError, OverflowError) as exc:
+        raise ValueError(f"invalid datetime ({exc}), at byte {start}") from None
+
+
+def _read_scalar(buf: bytes, pos: int, end: int, tag: int, start: int, allow_pickle: bool) -> tuple[Any, int]:
+    """Read the payload of a non-container item whose tag is at ``start``."""
+    if tag == _T_BIGINT:
+        if pos >= end:
+            raise ValueError(f"truncated int: sign byte expected, input ended, at byte {start}")
+        sign = buf[pos]
+        if sign > 1:
+            raise ValueError(f"int sign byte must be 0 or 1, got {sign}, at byte {pos}")
+        n, pos = _read_len(buf, pos + 1, end, "int", start)
+        if n == 0 or buf[pos + n - 1] == 0:
+            raise ValueError(f"non-canonical big int: empty or leading zero byte, at byte {start}")
+        v = int.from_bytes(buf[pos : pos + n], "little")
+        if sign:
+            v = -v
+        if _INT64_MIN <= v <= _INT64_MAX:
+            raise ValueError(f"non-canonical big int: {v} fits in tag 0x03, at byte {start}")
+        return v, pos + n
+    if tag == _T_DATETIME:
+        return _read_datetime(buf, pos, end, start)
+    if tag == _T_DATE:
+        year, pos = _read_svarint(buf, pos, end)
+        month, pos = _read_uvarint(buf, pos, end)
+        day, pos = _read_uvarint(buf, pos, end)
+        try:
+            return datetime.date(year, month, day), pos
+        except (ValueError, OverflowError) as exc:
+            raise ValueError(f"invalid date ({exc}), at byte {start}") from None
+    if tag == _T_TIMEDELTA:
+        return _read_timedelta_fields(buf, pos, end, start, "timedelta")
+    if tag == _T_DECIMAL:
+        n, pos = _read_len(buf, pos, end, "Decimal", start)
+        raw = buf[pos : pos + n]
+        try:
+            s = raw.decode("ascii")
+            d = decimal.Decimal(s)
+        except (ValueError, ArithmeticError):
+            d = None
+        # Only str(d) is a valid payload: "1_0", " 1" or "nan" would parse but are not canonical.
+        if d is None or _decimal_str(d) != s:
+            raise ValueError(f"invalid Decimal string {raw[:40]!r}, at byte {start}")
+        return d, pos + n
+    if tag == _T_UUID:
+        if end - pos < 16:
+            raise ValueError(f"truncated UUID: 16 bytes expected, {end - pos} remain, at byte {start}")
+        return uuid.UUID(bytes=buf[pos : pos + 16]), pos + 16
+    if tag == _T_PICKLE:
+        if not allow_pickle:
+            raise ValueError(f"{_PICKLE_REFUSED} (tag 0x7F at byte {start})")
+        n, pos = _read_len(buf, pos, end, "pickle", start)
+        try:
+            return pickle.loads(buf[pos : pos + n]), pos + n
+        except Exception as exc:
+            raise ValueError(f"invalid pickled value ({type(exc).__name__}: {exc}), at byte {start}") from exc
+    raise ValueError(f"unknown tag 0x{tag:02X}, at byte {start}")
+
+
+class _Frame:
+    """A container being decoded: what it is, what it holds so far, what is still due."""
+
+    __slots__ = ("tag", "items", "remaining", "start", "key", "key_start")
+
+    def __init__(self, tag: int, items: Any, remaining: int, start: int) -> None:
+        self.tag = tag
+        self.items = items
+        self.remaining = remaining
+        self.start = start
+        self.key: Any = None
+        self.key_start = 0
+
+
+def decode(data: Buffer, *, allow_pickle: bool = False) -> Any:
+    """Decode one value written by :func:`encode` (format version 1).
+
+    Args:
+        data: The encoded value: bytes, bytearray or memoryview, exactly one item.
+        allow_pickle: Unpickle values stored with tag 0x7F. Only for data you
+            trust: unpickling can run any code.
+
+    Returns:
+        The value, of exactly the types that were encoded.
+
+    Raises:
+        TypeError: ``data`` is not bytes, bytearray or memoryview.
+        ValueError: ``data`` is not exactly one valid item (truncated, trailing
+            bytes, bad varint, unknown tag, invalid field, unhashable key, nesting
+            deeper than ``MAX_DEPTH``, ...) or holds a pickle and ``allow_pickle``
+            is false. The message ends with the byte offset of the fault.
+    """
+    if type(data) is bytes:
+        buf = data
+    elif isinstance(data, (bytes, bytearray, memoryview)):
+        buf = bytes(data)
+    else:
+        raise TypeError(f"data must be bytes, bytearray or memoryview, got {type(data).__qualname__}")
+    end = len(buf)
+    pos = 0
+    stack: list[_Frame] = []
+    while True:
+        start = pos
+        if pos >= end:
+            if stack:
+                raise ValueError(
+                    f"truncated {_CONTAINER_NAMES[stack[-1].tag]}: "
+                    f"{stack[-1].remaining} more items expected, input ended, at byte {pos}"
+                )
+            raise ValueError(f"empty input: an item expected, at byte {pos}")
+        tag = buf[pos]
+        pos += 1
+        value: Any
+        if tag == _T_INT:
+            b = buf[pos] if pos < end else 0x80
+            if b < 0x80:
+                pos += 1
+                value = (b >> 1) ^ -(b & 1)
+            else:
+                value, pos = _read_svarint(buf, pos, end)
+        elif tag == _T_STR or tag == _T_BYTES or tag == _T_BYTEARRAY:
+            b = buf[pos] if pos < end else 0x80
+            if b < 0x80:
+                pos += 1
+                if b > end - pos:
+                    raise ValueError(
+                        f"truncated {_BLOB_NAMES[tag]}: {b} bytes declared, {end - pos} remain, at byte {start}"
+                    )
+                n = b
+            else:
+                n, pos = _read_len(buf, pos, end, _BLOB_NAMES[tag], start)
+            if tag == _T_STR:
+                try:
+                    value = buf[pos : pos + n].decode("utf-8", "surrogatepass")
+                except UnicodeDecodeError as exc:
+                    raise ValueError(f"invalid UTF-8 in str ({exc.reason}), at byte {start}") from None
+            elif tag == _T_BYTES:
+                value = buf[pos : pos + n]
+            else:
+                value = bytearray(buf[pos : pos + n])
+            pos += n
+        elif tag == _T_FLOAT:
+            if end - pos < 8:
+                raise ValueError(f"truncated float: 8 bytes expected, {end - pos} remain, at byte {start}")
+            value = _unpack_double(buf, pos)[0]
+            pos += 8
+        elif tag == _T_NONE:
+            value = None
+        elif tag == _T_FALSE:
+            value = False
+        elif tag == _T_TRUE:
+            value = True
+        elif _T_TUPLE <= tag <= _T_FROZENSET:
+            if len(stack) >= MAX_DEPTH:
+                raise ValueError(f"value nested deeper than {MAX_DEPTH} levels, at byte {start}")
+            count, pos = _read_uvarint(buf, pos, end)
+            need = 2 * count if tag == _T_DICT else count
+            if need > end - pos:
+                raise ValueError(
+                    f"truncated {_CONTAINER_NAMES[tag]}: {count} items declared "
+                    f"but only {end - pos} bytes remain, at byte {start}"
+                )
+            if tag == _T_DICT:
+                items: Any = {}
+            elif tag == _T_SET or tag == _T_FROZENSET:
+                items = set()
+            else:
+                items = []
+            if count:
+                stack.append(_Frame(tag, items, need, start))
+                continue
+            value = tuple(items) if tag == _T_TUPLE else frozenset() if tag == _T_FROZENSET else items
+        else:
+            value, pos = _read_scalar(buf, pos, end, tag, start, allow_pickle)
+
+        # Hand the finished item to the containers it completes, innermost first.
+        while stack:
+            frame = stack[-1]
+            ftag = frame.tag
+            if ftag == _T_LIST or ftag == _T_TUPLE:
+                frame.items.append(value)
+            elif ftag == _T_DICT:
+                if frame.remaining & 1:
+                    try:
+                        frame.items[frame.key] = value
+                    except TypeError:
+                        raise ValueError(
+                            f"unhashable dict key of type {type(frame.key).__qualname__}, at byte {frame.key_start}"
+                        ) from None
+                    frame.key = None
+                else:
+                    frame.key = value
+                    frame.key_start = start
+            else:
+                try:
+                    frame.items.add(value)
+                except TypeError:
+                    raise ValueError(f"unhashable set item of type {type(value).__qualname__}, at byte {start}") from None
+            frame.remaining -= 1
+            if frame.remaining:
+                break
+            stack.pop()
+            start = frame.start
+            value = frame.items
+            if ftag == _T_TUPLE:
+                value = tuple(value)
+            elif ftag == _T_FROZENSET:
+                value = frozenset(value)
+        else:
+            if pos != end:
+                raise ValueError(f"trailing bytes: {end - pos} after the value, at byte {pos}")
+            return value
