@@ -9,8 +9,18 @@
 
 from ._table import CORE
 from .cache import TTL, Cache
-from .errors import GoDistCacheError
+from .crypto import Keyring
+from .errors import ConfigurationError, DecryptionError, GoDistCacheError
 
 __version__ = "0.1.0"
 
-__all__ = ["CORE", "TTL", "Cache", "GoDistCacheError", "__version__"]
+__all__ = [
+    "CORE",
+    "TTL",
+    "Cache",
+    "ConfigurationError",
+    "DecryptionError",
+    "GoDistCacheError",
+    "Keyring",
+    "__version__",
+]
