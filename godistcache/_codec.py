@@ -7,13 +7,11 @@ the wire format (its module docstring holds the format table).
 
 from __future__ import annotations
 
-import logging
-import os
 from typing import TYPE_CHECKING
 
 from ._codec_py import FORMAT_VERSION, MAX_DEPTH
 
-NO_EXTENSIONS = os.environ.get("GODISTCACHE_NO_EXTENSIONS", "") not in ("", "0")
+from ._compat import NO_EXTENSIONS, warn_fallback
 
 if TYPE_CHECKING or NO_EXTENSIONS:
     from ._codec_py import decode, encode
@@ -28,10 +26,6 @@ else:
         from ._codec_py import decode, encode
 
         CORE = "py"
-        logging.getLogger("godistcache").warning(
-            "godistcache: the compiled codec failed to import (%s); using the pure-Python codec, "
-            "several times slower. Set GODISTCACHE_NO_EXTENSIONS=1 to choose it on purpose.",
-            exc,
-        )
+        warn_fallback("codec", exc)
 
 __all__ = ["CORE", "FORMAT_VERSION", "MAX_DEPTH", "NO_EXTENSIONS", "decode", "encode"]
