@@ -66,9 +66,16 @@ class _ItemsView(ItemsView):  # type: ignore[type-arg]
         return v is not _MISSING and (v is value or v == value)
 
 
-def _empty(cls: type[Table], default_ttl_ns: int) -> Table:
-    table = cls()
+def _empty(cls: type[Table], default_ttl_ns: int, keyring: Any = None) -> Table:
+    """An empty cache of cls with this default TTL and keyring, for copies and unpickling.
+
+    Not cls(): Cache() reads the environment, which a copy or an unpickled
+    cache must not do.
+    """
+    table = cls.__new__(cls)
     table._set_default_ttl_ns(default_ttl_ns)
+    if hasattr(cls, "_keyring"):  # the class has the slot (Cache does)
+        table._keyring = keyring  # type: ignore[attr-defined]
     return table
 
 
@@ -90,19 +97,30 @@ class _CacheMethods:
         return _ItemsView(self)  # type: ignore[arg-type]
 
     def copy(self) -> Any:
-        """A shallow copy: same keys, values and expiry times, same default TTL."""
+        """A shallow copy: same entries, expiry times and default TTL, the same keyring."""
         table: Table = self  # type: ignore[assignment]
-        new = _empty(type(table), table._default_ttl_ns)
+        new = _empty(type(table), table._default_ttl_ns, getattr(self, "_keyring", None))
         new.__setstate__(list(table._iter(3)))  # type: ignore[attr-defined]
         return new
 
     __copy__ = copy
 
+    def __deepcopy__(self, memo: dict[int, Any]) -> Any:
+        # The entries are copied deeply, the keyring is shared (it is immutable).
+        table: Table = self  # type: ignore[assignment]
+        new = _empty(type(table), table._default_ttl_ns, getattr(self, "_keyring", None))
+        memo[id(self)] = new
+        new.__setstate__(_copy.deepcopy(list(table._iter(3)), memo))  # type: ignore[attr-defined]
+        return new
+
     def __reduce__(self) -> tuple[Any, ...]:
         # The entries travel as state, restored after the new cache is in the
         # pickle memo, so a cache that holds itself pickles as a dict does.
         # Expiry times are absolute Unix ns: entries that have expired by the
-        # time the pickle is loaded are not restored.
+        # time the pickle is loaded are not restored. A pickle never holds key
+        # material: the unpickled cache has no keyring (it does not read the
+        # environment either) and its sealed values stay sealed until one is
+        # given, by setting cache.keyring.
         table: Table = self  # type: ignore[assignment]
         return (_empty, (type(table), table._default_ttl_ns), list(table._iter(3)))
 
@@ -174,15 +192,6 @@ def _as_keyring(cipher_key: CipherKeys | None) -> Keyring | None:
     if isinstance(cipher_key, Keyring):
         return cipher_key
     return Keyring(cipher_key)
-
-
-def _empty_sealed(cls: type[Table], default_ttl_ns: int, keyring: Keyring | None = None) -> Table:
-    # Not cls(): Cache() reads the environment, which a copy or an unpickled
-    # cache must not do (see _SealedMethods.__reduce__).
-    table = cls.__new__(cls)
-    table._set_default_ttl_ns(default_ttl_ns)
-    table._keyring = keyring  # type: ignore[attr-defined]
-    return table
 
 
 class _SealedMethods:
@@ -279,30 +288,6 @@ class _SealedMethods:
             except ValueError as exc:
                 raise DecryptionError(f"sealed value opened but its payload does not decode: {exc}") from exc
         raise DecryptionError(f"sealed value opened but is of unknown kind {kind.hex() or 'empty'}")
-
-    def copy(self) -> Any:
-        """A shallow copy: same entries, expiry times and default TTL, the same keyring."""
-        table: Table = self  # type: ignore[assignment]
-        new = _empty_sealed(type(table), table._default_ttl_ns, self._keyring)
-        new.__setstate__(list(table._iter(3)))  # type: ignore[attr-defined]
-        return new
-
-    __copy__ = copy
-
-    def __deepcopy__(self, memo: dict[int, Any]) -> Any:
-        # The entries are copied deeply, the keyring is shared (it is immutable).
-        table: Table = self  # type: ignore[assignment]
-        new = _empty_sealed(type(table), table._default_ttl_ns, self._keyring)
-        memo[id(self)] = new
-        new.__setstate__(_copy.deepcopy(list(table._iter(3)), memo))  # type: ignore[attr-defined]
-        return new
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        # A pickle never holds key material: the unpickled cache has no
-        # keyring (it does not read the environment either) and its sealed
-        # values stay sealed until one is given, by setting cache.keyring.
-        table: Table = self  # type: ignore[assignment]
-        return (_empty_sealed, (type(table), table._default_ttl_ns), list(table._iter(3)))
 
 
 class Cache(_SealedMethods, _CacheMethods, Table, MutableMapping):  # type: ignore[type-arg]
