@@ -16,6 +16,8 @@ DEBUG_BUILD = os.environ.get("GODISTCACHE_DEBUG_BUILD", "") not in ("", "0")
 EXTENSIONS = [
     ("godistcache._table_c", "_core/_table_c.pyx"),
     ("godistcache._codec_c", "_core/_codec_c.pyx"),
+    ("godistcache._snapshot_c", "_core/_snapshot_c.pyx"),
+    ("godistcache._crypt_c", "_core/_crypt_c.pyx"),
 ]
 
 

@@ -44,6 +44,8 @@ import pickle as _pickle
 import uuid as _uuid
 import zoneinfo as _zoneinfo
 
+from godistcache import _codec_py
+
 __all__ = ["FORMAT_VERSION", "MAX_DEPTH", "decode", "encode"]
 
 #: Version of the wire format this module reads and writes.
@@ -135,6 +137,7 @@ cdef enum:
     T_TIMEDELTA = 0x10
     T_DECIMAL = 0x11
     T_UUID = 0x12
+    T_PICKLE_REF = 0x7E
     T_PICKLE = 0x7F
 
     TZ_NAIVE = 0
@@ -158,6 +161,7 @@ cdef object _Decimal = _decimal.Decimal
 cdef object _UUID = _uuid.UUID
 cdef object _pickle_dumps = _pickle.dumps
 cdef object _pickle_loads = _pickle.loads
+cdef object _Pickled = _codec_py.Pickled
 
 _CONTAINER_NAMES = ("tuple", "list", "dict", "set", "frozenset")   # tags 0x09..0x0D
 
@@ -292,7 +296,7 @@ cdef inline int _encode_bytes_payload(Buffer *b, bytes data) except -1:
     return buffer_append(b, PyBytes_AS_STRING(data), n)
 
 
-cdef int _encode_datetime(Buffer *b, object obj, bint allow_pickle) except -1:
+cdef int _encode_datetime(Buffer *b, object obj, object pickler) except -1:
     cdef int kind
     tz = datetime_tzinfo(obj)
     if tz is None:
@@ -302,7 +306,7 @@ cdef int _encode_datetime(Buffer *b, object obj, bint allow_pickle) except -1:
     elif type(tz) is _ZoneInfo and tz.key is not None:
         kind = TZ_ZONEINFO
     else:
-        return _encode_pickle(b, obj, allow_pickle)
+        return _encode_pickle(b, obj, pickler)
     buffer_reserve(b, 1 + 8 * MAX_VARINT + 1)
     buffer_byte_unsafe(b, T_DATETIME)
     buffer_uvarint_unsafe(b, _zigzag(datetime_year(obj)))
@@ -336,9 +340,20 @@ cdef int _encode_timedelta_fields(Buffer *b, object td) except -1:
     return 0
 
 
-cdef int _encode_pickle(Buffer *b, object obj, bint allow_pickle) except -1:
-    if not allow_pickle:
+cdef int _encode_pickle(Buffer *b, object obj, object pickler) except -1:
+    # pickler: a list (a snapshot frame's) takes obj, and the item refers to
+    # it by its index; otherwise false (None, False) refuses, true pickles
+    # obj in place.
+    cdef Py_ssize_t index
+    if type(pickler) is not list and not pickler:
         raise TypeError(f"cannot encode {type(obj).__qualname__} without allow_pickle=True")
+    if type(pickler) is list:
+        index = len(<list>pickler)
+        (<list>pickler).append(obj)
+        buffer_reserve(b, 1 + MAX_VARINT)
+        buffer_byte_unsafe(b, T_PICKLE_REF)
+        buffer_uvarint_unsafe(b, <uint64_t>index)
+        return 0
     data = _pickle_dumps(obj, protocol=5)
     buffer_byte(b, T_PICKLE)
     return _encode_bytes_payload(b, data)
@@ -350,11 +365,11 @@ cdef inline str _decimal_str(object d):
     return str(d).replace("e", "E")
 
 
-cdef int _encode_other(Buffer *b, object obj, bint allow_pickle) except -1:
+cdef int _encode_other(Buffer *b, object obj, object pickler) except -1:
     """The types whose payload takes Python calls, then pickle or refusal."""
     t = type(obj)
     if t is _DateTime:
-        return _encode_datetime(b, obj, allow_pickle)
+        return _encode_datetime(b, obj, pickler)
     if t is _Date:
         buffer_reserve(b, 1 + 3 * MAX_VARINT)
         buffer_byte_unsafe(b, T_DATE)
@@ -373,7 +388,7 @@ cdef int _encode_other(Buffer *b, object obj, bint allow_pickle) except -1:
         data = obj.bytes
         buffer_byte(b, T_UUID)
         return buffer_append(b, PyBytes_AS_STRING(data), 16)
-    return _encode_pickle(b, obj, allow_pickle)
+    return _encode_pickle(b, obj, pickler)
 
 
 # A container being written, kept in an array rather than on the C stack (so
@@ -389,7 +404,7 @@ ctypedef struct EncFrame:
     unsigned char tag
 
 
-cdef int _encode_scalar(Buffer *b, object obj, PyTypeObject *t, bint allow_pickle) except -1:
+cdef int _encode_scalar(Buffer *b, object obj, PyTypeObject *t, object pickler) except -1:
     cdef int overflow = 0
     cdef long long v
     if t == &PyUnicode_Type:
@@ -412,7 +427,7 @@ cdef int _encode_scalar(Buffer *b, object obj, PyTypeObject *t, bint allow_pickl
         return _encode_bytes(b, T_BYTES, PyBytes_AS_STRING(obj), PyBytes_GET_SIZE(obj))
     if t == &PyByteArray_Type:
         return _encode_bytes(b, T_BYTEARRAY, PyByteArray_AS_STRING(obj), PyByteArray_GET_SIZE(obj))
-    return _encode_other(b, obj, allow_pickle)
+    return _encode_other(b, obj, pickler)
 
 
 cdef inline int _container_tag(PyTypeObject *t) noexcept:
@@ -440,7 +455,7 @@ cdef void _free_enc_frames(EncFrame *frames, Py_ssize_t n) noexcept:
         _xdecref(frames[i].value)
 
 
-cdef int _encode_item(Buffer *b, object obj, int depth, bint allow_pickle) except -1:
+cdef int _encode_item(Buffer *b, object obj, int depth, object pickler) except -1:
     cdef EncFrame small[INLINE_FRAMES]
     cdef EncFrame *frames = small
     cdef EncFrame *grown
@@ -456,7 +471,7 @@ cdef int _encode_item(Buffer *b, object obj, int depth, bint allow_pickle) excep
             t = Py_TYPE(item)
             tag = _container_tag(t)
             if not tag:
-                _encode_scalar(b, item, t, allow_pickle)
+                _encode_scalar(b, item, t, pickler)
             else:
                 if depth + nframes >= C_MAX_DEPTH:
                     raise ValueError(_DEPTH_MESSAGE)
@@ -566,7 +581,7 @@ def encode(obj, *, allow_pickle=False):
     cdef Buffer b
     buffer_init(&b)
     try:
-        _encode_item(&b, obj, 0, allow_pickle)
+        _encode_item(&b, obj, 0, True if allow_pickle else None)
         return PyBytes_FromStringAndSize(<char *>b.data, b.len)
     finally:
         buffer_free(&b)
@@ -807,9 +822,10 @@ cdef object _read_decimal(Reader *r, const unsigned char *start):
     return d
 
 
-cdef object _read_other(Reader *r, unsigned char tag, const unsigned char *start, bint allow_pickle):
+cdef object _read_other(Reader *r, unsigned char tag, const unsigned char *start, object unpickler):
     """The payload of a scalar item whose tag is at start, past the common ones."""
     cdef Py_ssize_t n
+    cdef uint64_t index
     if tag == T_BIGINT:
         return _read_bigint(r, start)
     if tag == T_DATETIME:
@@ -827,11 +843,26 @@ cdef object _read_other(Reader *r, unsigned char tag, const unsigned char *start
         value = _UUID(bytes=PyBytes_FromStringAndSize(<const char *>r.pos, 16))
         r.pos += 16
         return value
+    if tag == T_PICKLE_REF:
+        if type(unpickler) is not list:
+            if not unpickler:
+                raise ValueError(f"{_PICKLE_REFUSED} (tag 0x7E at byte {_off(r, start)})")
+            raise ValueError(f"pickle reference outside a snapshot frame, at byte {_off(r, start)}")
+        _read_uvarint(r, &index)
+        if index >= <uint64_t>len(<list>unpickler):
+            raise ValueError(
+                f"pickle reference {index} out of range: the frame has {len(<list>unpickler)}, at byte {_off(r, start)}")
+        return (<list>unpickler)[<Py_ssize_t>index]
     if tag == T_PICKLE:
-        if not allow_pickle:
+        if type(unpickler) is list:
+            raise ValueError(f"pickle item inside a snapshot frame, at byte {_off(r, start)}")
+        if not unpickler:
             raise ValueError(f"{_PICKLE_REFUSED} (tag 0x7F at byte {_off(r, start)})")
         n = _read_len(r, "pickle", start)
         data = PyBytes_FromStringAndSize(<const char *>r.pos, n)
+        if unpickler is _Pickled:
+            r.pos += n
+            return _Pickled(data)
         try:
             value = _pickle_loads(data)
         except Exception as exc:
@@ -851,7 +882,7 @@ cdef int _unhashable(Reader *r, str what, object obj, const unsigned char *at) e
     raise ValueError(f"unhashable {what} of type {type(obj).__qualname__}, at byte {_off(r, at)}")
 
 
-cdef inline object _read_scalar(Reader *r, unsigned char tag, const unsigned char *start, bint allow_pickle):
+cdef inline object _read_scalar(Reader *r, unsigned char tag, const unsigned char *start, object unpickler):
     """The payload of a non-container item whose tag (at start) was just read."""
     cdef unsigned char c
     cdef int64_t v
@@ -893,7 +924,7 @@ cdef inline object _read_scalar(Reader *r, unsigned char tag, const unsigned cha
         n = _read_len(r, "bytearray", start)
         r.pos += n
         return PyByteArray_FromStringAndSize(<const char *>r.pos - n, n)
-    return _read_other(r, tag, start, allow_pickle)
+    return _read_other(r, tag, start, unpickler)
 
 
 # A container being filled. The decoder keeps these in an array rather than
@@ -926,7 +957,7 @@ cdef object _empty_container(unsigned char tag):
     return frozenset()
 
 
-cdef object _decode_item(Reader *r, int depth, bint allow_pickle):
+cdef object _decode_item(Reader *r, int depth, object unpickler):
     cdef Frame small[INLINE_FRAMES]
     cdef Frame *frames = small
     cdef Frame *grown
@@ -992,7 +1023,7 @@ cdef object _decode_item(Reader *r, int depth, bint allow_pickle):
                     continue
                 value = _empty_container(tag)
             else:
-                value = _read_scalar(r, tag, start, allow_pickle)
+                value = _read_scalar(r, tag, start, unpickler)
 
             # Hand the finished item to the containers it completes, innermost first.
             while nframes:
@@ -1039,10 +1070,10 @@ cdef object _decode_item(Reader *r, int depth, bint allow_pickle):
             PyMem_Free(frames)
 
 
-cdef object _decode_all(const unsigned char *data, Py_ssize_t n, bint allow_pickle):
+cdef object _decode_all(const unsigned char *data, Py_ssize_t n, object unpickler):
     cdef Reader r
     reader_init(&r, data, n)
-    value = _decode_item(&r, 0, allow_pickle)
+    value = _decode_item(&r, 0, unpickler)
     if r.pos != r.end:
         raise ValueError(f"trailing bytes: {r.end - r.pos} after the value, at byte {_off(&r, r.pos)}")
     return value
@@ -1069,7 +1100,7 @@ def decode(data, *, allow_pickle=False):
     cdef Py_buffer view
     if type(data) is bytes:
         return _decode_all(<const unsigned char *>PyBytes_AS_STRING(data), PyBytes_GET_SIZE(data),
-                           allow_pickle)
+                           True if allow_pickle else None)
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise TypeError(f"data must be bytes, bytearray or memoryview, got {type(data).__qualname__}")
     if isinstance(data, memoryview) and not data.c_contiguous:
@@ -1077,6 +1108,6 @@ def decode(data, *, allow_pickle=False):
     # Holding the buffer pins a bytearray's size while pickle or ZoneInfo code runs.
     PyObject_GetBuffer(data, &view, PyBUF_SIMPLE)
     try:
-        return _decode_all(<const unsigned char *>view.buf, view.len, allow_pickle)
+        return _decode_all(<const unsigned char *>view.buf, view.len, True if allow_pickle else None)
     finally:
         PyBuffer_Release(&view)

@@ -684,6 +684,30 @@ cdef class Table:
         _store(self, key, value, expires, now)
         return True
 
+    cdef int _store_at(self, object key, object value, int64_t expires) except -1:
+        """Store key with an absolute expiry (Unix ns, 0: never) the caller checked is in the future."""
+        return _store(self, key, value, expires, 0)
+
+    def _swap(self, Table other not None):
+        """Exchange all entries with other; each keeps its default TTL.
+
+        A load decodes into a fresh table and swaps it in only once the whole
+        file has checked out, so a bad file leaves the cache as it was.
+        """
+        if other is self:
+            return
+        self._entries, other._entries = other._entries, self._entries
+        self._index, other._index = other._index, self._index
+        self._size, other._size = other._size, self._size
+        self._shift, other._shift = other._shift, self._shift
+        self._idxmask, other._idxmask = other._idxmask, self._idxmask
+        self._usable, other._usable = other._usable, self._usable
+        self._nentries, other._nentries = other._nentries, self._nentries
+        self._used, other._used = other._used, self._used
+        self._min_expires, other._min_expires = other._min_expires, self._min_expires
+        self._version += 1
+        other._version += 1
+
     def __sizeof__(self):
         cdef size_t n = sizeof(Table)
         if self._entries != NULL:

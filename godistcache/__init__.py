@@ -10,7 +10,7 @@
 from ._table import CORE
 from .cache import TTL, Cache
 from .crypto import Keyring
-from .errors import ConfigurationError, DecryptionError, GoDistCacheError
+from .errors import ConfigurationError, DecryptionError, GoDistCacheError, SnapshotAuthenticationError, SnapshotError
 
 __version__ = "0.1.0"
 
@@ -22,5 +22,7 @@ __all__ = [
     "DecryptionError",
     "GoDistCacheError",
     "Keyring",
+    "SnapshotAuthenticationError",
+    "SnapshotError",
     "__version__",
 ]

@@ -114,11 +114,11 @@ cdef inline void reader_init(Reader *r, const unsigned char *data, Py_ssize_t n)
 
 
 # Encode one item (tag and payload) onto b. depth counts the containers
-# around obj: 0 for a top-level value.
-cdef int _encode_item(Buffer *b, object obj, int depth, bint allow_pickle) except -1
+# around obj: 0 for a top-level value. pickler: see _codec_py._encode_into.
+cdef int _encode_item(Buffer *b, object obj, int depth, object pickler) except -1
 
-# Decode one item at r.pos and advance past it.
-cdef object _decode_item(Reader *r, int depth, bint allow_pickle)
+# Decode one item at r.pos and advance past it. unpickler: see _codec_py._decode_at.
+cdef object _decode_item(Reader *r, int depth, object unpickler)
 
 # A uvarint at r.pos.
 cdef int _read_uvarint(Reader *r, uint64_t *out) except -1

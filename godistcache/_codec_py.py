@@ -44,8 +44,11 @@ tag   type (exact type)   payload
 0x11  decimal.Decimal     uvarint(len), ASCII bytes of ``str(d)`` in the default
                           context (exponent "E"); no other spelling is accepted
 0x12  uuid.UUID           16 bytes: ``u.bytes``
+0x7E  pickle reference    uvarint(index): object number index of the pickled list
+                          that heads the snapshot frame holding the item; only in
+                          snapshot frames (see ``godistcache._snapshot_py``)
 0x7F  anything else       uvarint(len), ``pickle.dumps(obj, protocol=5)``; only
-                          with ``allow_pickle=True``
+                          with ``allow_pickle=True``; never in snapshot frames
 ====  ==================  ==========================================================
 
 Types are matched exactly: bool is never an int, and an IntEnum, a str subclass,
@@ -117,7 +120,31 @@ _T_DATE = 0x0F
 _T_TIMEDELTA = 0x10
 _T_DECIMAL = 0x11
 _T_UUID = 0x12
+_T_PICKLE_REF = 0x7E
 _T_PICKLE = 0x7F
+
+
+class Pickled:
+    """A pickled value read but not unpickled: what tools that must not run code see.
+
+    ``data`` is the pickle's bytes, or None for an object of a snapshot
+    frame's shared pickle (which can't be told apart without unpickling it).
+    """
+
+    __slots__ = ("data",)
+
+    def __init__(self, data: bytes | None) -> None:
+        self.data = data
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is Pickled and other.data == self.data
+
+    def __hash__(self) -> int:
+        return hash((Pickled, self.data))
+
+    def __repr__(self) -> str:
+        size = "" if self.data is None else f" {len(self.data)} bytes,"
+        return f"<Pickled{size} not unpickled>"
 
 _TZ_NAIVE = 0
 _TZ_FIXED = 1
@@ -146,6 +173,10 @@ _CONTAINER_NAMES = {
 _BLOB_NAMES = {_T_STR: "str", _T_BYTES: "bytes", _T_BYTEARRAY: "bytearray"}
 
 Buffer = Union[bytes, bytearray, memoryview]
+#: What the encoder does with an object without a native form (see _encode_into).
+Pickler = Union[None, bool, list[Any]]
+#: What the decoder does with a pickle (see _decode_at).
+Unpickler = Union[None, bool, type, list[Any]]
 
 
 # --------------------------------------------------------------------------- encode
@@ -215,7 +246,7 @@ def _put_datetime(out: bytearray, x: datetime.datetime) -> bool:
     return True
 
 
-def _put_other(out: bytearray, x: object, allow_pickle: bool) -> None:
+def _put_other(out: bytearray, x: object, pickler: Pickler) -> None:
     """Append an item of a type with a fixed-size payload, or a pickle, or refuse."""
     t = type(x)
     if t is datetime.datetime:
@@ -257,8 +288,13 @@ def _put_other(out: bytearray, x: object, allow_pickle: bool) -> None:
         _put_uvarint(out, len(b))
         out += b
         return
-    if not allow_pickle:
+    if type(pickler) is not list and not pickler:
         raise TypeError(f"cannot encode {t.__qualname__} without allow_pickle=True")
+    if type(pickler) is list:
+        out.append(_T_PICKLE_REF)
+        _put_uvarint(out, len(pickler))
+        pickler.append(x)
+        return
     b = pickle.dumps(x, protocol=5)
     out.append(_T_PICKLE)
     _put_uvarint(out, len(b))
@@ -285,6 +321,18 @@ def encode(obj: Any, *, allow_pickle: bool = False) -> bytes:
         RuntimeError: A dict or set changed size while it was being encoded.
     """
     out = bytearray()
+    _encode_into(out, obj, True if allow_pickle else None)
+    return bytes(out)
+
+
+def _encode_into(out: bytearray, obj: Any, pickler: Pickler) -> None:
+    """Append the item that encodes obj to out (what :func:`encode` returns).
+
+    pickler: what becomes of objects without a native form: a list (a
+    snapshot frame's) takes each, and the item is a reference to its index
+    in the list (tag 0x7E); otherwise a false value (None, False) refuses
+    them and a true one pickles each in place (tag 0x7F).
+    """
     append = out.append
     stack: list[Any] = []
     it: Any = iter((obj,))
@@ -300,7 +348,7 @@ def encode(obj: Any, *, allow_pickle: bool = False) -> bytes:
                     else:
                         _put_uvarint(out, n)
                 else:
-                    _put_other(out, x, allow_pickle)
+                    _put_other(out, x, pickler)
             elif t is str:
                 b = x.encode("utf-8", "surrogatepass")
                 append(_T_STR)
@@ -342,10 +390,10 @@ def encode(obj: Any, *, allow_pickle: bool = False) -> bytes:
                     it = children
                     break
             else:
-                _put_other(out, x, allow_pickle)
+                _put_other(out, x, pickler)
         else:
             if not stack:
-                return bytes(out)
+                return
             it = stack.pop()
 
 
@@ -448,7 +496,7 @@ def _read_datetime(buf: bytes, pos: int, end: int, start: int) -> tuple[datetime
         raise ValueError(f"invalid datetime ({exc}), at byte {start}") from None
 
 
-def _read_scalar(buf: bytes, pos: int, end: int, tag: int, start: int, allow_pickle: bool) -> tuple[Any, int]:
+def _read_scalar(buf: bytes, pos: int, end: int, tag: int, start: int, unpickler: Unpickler) -> tuple[Any, int]:
     """Read the payload of a non-container item whose tag is at ``start``."""
     if tag == _T_BIGINT:
         if pos >= end:
@@ -493,10 +541,23 @@ def _read_scalar(buf: bytes, pos: int, end: int, tag: int, start: int, allow_pic
         if end - pos < 16:
             raise ValueError(f"truncated UUID: 16 bytes expected, {end - pos} remain, at byte {start}")
         return uuid.UUID(bytes=buf[pos : pos + 16]), pos + 16
+    if tag == _T_PICKLE_REF:
+        if type(unpickler) is not list:
+            if not unpickler:
+                raise ValueError(f"{_PICKLE_REFUSED} (tag 0x7E at byte {start})")
+            raise ValueError(f"pickle reference outside a snapshot frame, at byte {start}")
+        index, pos = _read_uvarint(buf, pos, end)
+        if index >= len(unpickler):
+            raise ValueError(f"pickle reference {index} out of range: the frame has {len(unpickler)}, at byte {start}")
+        return unpickler[index], pos
     if tag == _T_PICKLE:
-        if not allow_pickle:
+        if type(unpickler) is list:
+            raise ValueError(f"pickle item inside a snapshot frame, at byte {start}")
+        if not unpickler:
             raise ValueError(f"{_PICKLE_REFUSED} (tag 0x7F at byte {start})")
         n, pos = _read_len(buf, pos, end, "pickle", start)
+        if unpickler is Pickled:
+            return Pickled(buf[pos : pos + n]), pos + n
         try:
             return pickle.loads(buf[pos : pos + n]), pos + n
         except Exception as exc:
@@ -542,8 +603,20 @@ def decode(data: Buffer, *, allow_pickle: bool = False) -> Any:
         buf = bytes(data)
     else:
         raise TypeError(f"data must be bytes, bytearray or memoryview, got {type(data).__qualname__}")
-    end = len(buf)
-    pos = 0
+    value, pos = _decode_at(buf, 0, len(buf), True if allow_pickle else None)
+    if pos != len(buf):
+        raise ValueError(f"trailing bytes: {len(buf) - pos} after the value, at byte {pos}")
+    return value
+
+
+def _decode_at(buf: bytes, pos: int, end: int, unpickler: Unpickler) -> tuple[Any, int]:
+    """Decode the item at buf[pos:end]; return it and the offset past it.
+
+    unpickler: a list (a snapshot frame's objects) resolves pickle
+    references (tag 0x7E) and refuses pickle items (tag 0x7F); otherwise a
+    false value (None, False) refuses both, the class :class:`Pickled` wraps a
+    pickle item's bytes, unrun, and any other true value unpickles it.
+    """
     stack: list[_Frame] = []
     while True:
         start = pos
@@ -617,7 +690,7 @@ def decode(data: Buffer, *, allow_pickle: bool = False) -> Any:
                 continue
             value = tuple(items) if tag == _T_TUPLE else frozenset() if tag == _T_FROZENSET else items
         else:
-            value, pos = _read_scalar(buf, pos, end, tag, start, allow_pickle)
+            value, pos = _read_scalar(buf, pos, end, tag, start, unpickler)
 
         # Hand the finished item to the containers it completes, innermost first.
         while stack:
@@ -653,6 +726,4 @@ def decode(data: Buffer, *, allow_pickle: bool = False) -> Any:
             elif ftag == _T_FROZENSET:
                 value = frozenset(value)
         else:
-            if pos != end:
-                raise ValueError(f"trailing bytes: {end - pos} after the value, at byte {pos}")
-            return value
+            return value, pos

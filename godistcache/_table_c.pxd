@@ -29,6 +29,7 @@ cdef class Table:
     cdef object __weakref__
 
     cdef int _eq_slow(self, Entry *ep, object key) except -1
+    cdef int _store_at(self, object key, object value, int64_t expires) except -1
     cdef int _resize(self, Py_ssize_t minused) except -1
     cdef int _delete(self, object key) except -1
     cdef Py_ssize_t _purge(self) except -1

@@ -446,6 +446,24 @@ class Table:
             self._store(key, value, expires, now)
             return True
 
+    def _swap(self, other: Table) -> None:
+        """Exchange all entries with other; each keeps its default TTL.
+
+        A load decodes into a fresh table and swaps it in only once the whole
+        file has checked out, so a bad file leaves the cache as it was.
+        """
+        if not isinstance(other, Table):
+            raise TypeError(f"other must be a {Table.__qualname__}, got {type(other).__qualname__}")
+        if other is self:
+            return
+        with self._lock, other._lock:
+            self._changed()
+            other._changed()
+            self._data, other._data = other._data, self._data
+            self._min_expires, other._min_expires = other._min_expires, self._min_expires
+            self._version += 1
+            other._version += 1
+
     def _gen(self, kind: int, snapshot: list[tuple[Hashable, list[Any]]], version: int) -> Iterator[Any]:
         for key, entry in snapshot:
             if self._version != version:

@@ -19,13 +19,16 @@ from __future__ import annotations
 
 import copy as _copy
 import os
+import socket
 from collections.abc import Hashable, ItemsView, Iterable, Iterator, KeysView, MutableMapping, ValuesView
 from types import ModuleType
-from typing import Any, Union
+from typing import IO, Any, Union
 
+from . import snapshot as _snapshot
 from ._table import TTL, Table, own_methods
-from .crypto import ENV_KEY, CipherKey, Keyring
+from .crypto import ENV_KEY, CipherKey, Keyring, _crypt_c
 from .errors import ConfigurationError, DecryptionError
+from .snapshot import Progress
 
 __all__ = ["Cache", "CipherKeys", "TTL"]
 
@@ -194,8 +197,23 @@ def _as_keyring(cipher_key: CipherKeys | None) -> Keyring | None:
     return Keyring(cipher_key)
 
 
+def _own_sealed_methods(cls: type) -> None:
+    """Give cls the compiled put_crypt and get_crypt, when the compiled core is in use.
+
+    They do what _SealedMethods' do, in C, for classes on the compiled table
+    with a ``_keyring`` slot (others keep _SealedMethods' own).
+    """
+    if _crypt_c is not None:
+        _crypt_c.own_sealed_methods(cls, _no_keyring)
+
+
 class _SealedMethods:
-    """Sealed values, for a cache class that has a ``_keyring`` slot and ``Cache.__init__``."""
+    """Sealed values, for a cache class that has a ``_keyring`` slot and ``Cache.__init__``.
+
+    These are the pure-Python put_crypt and get_crypt; ``_own_sealed_methods``
+    gives a class compiled ones (``godistcache._crypt_c``) that write and
+    read the same blobs.
+    """
 
     __slots__ = ()
 
@@ -290,7 +308,148 @@ class _SealedMethods:
         raise DecryptionError(f"sealed value opened but is of unknown kind {kind.hex() or 'empty'}")
 
 
-class Cache(_SealedMethods, _CacheMethods, Table, MutableMapping):  # type: ignore[type-arg]
+def _instance_id(given: str | None) -> str:
+    """The name a writer puts in its snapshots: given, else ``GODISTCACHE_INSTANCE_ID``, else the host name."""
+    if given is not None:
+        return given
+    return os.environ.get("GODISTCACHE_INSTANCE_ID") or socket.gethostname()
+
+
+class _SnapshotMethods:
+    """Snapshot files (:mod:`godistcache.snapshot`), for a cache class with ``_keyring``."""
+
+    __slots__ = ()
+
+    _keyring: Keyring | None
+
+    def save(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        allow_pickle: bool = False,
+        seal: bool | None = None,
+        instance_id: str | None = None,
+        progress: Progress | None = None,
+    ) -> int:
+        """Write the live entries to a snapshot file, atomically.
+
+        The file is written next to path under a temporary name (mode 0600),
+        fsynced and renamed over path, and the directory is fsynced: a crash
+        or an error leaves the previous file intact. Entries expired at the
+        time of the call are not written.
+
+        Args:
+            path: the file to write (by convention ending in ``.godistcache``).
+            allow_pickle: pickle keys and values the codec has no native form
+                for; otherwise they raise TypeError.
+            seal: seal the file with AES-256-GCM under the keyring's newest
+                key; None (the default) seals when the cache has a keyring.
+            instance_id: name of the writer kept in the header; None takes
+                ``GODISTCACHE_INSTANCE_ID``, else the host name.
+            progress: called with (entries written, entries in all) after each frame.
+
+        Returns:
+            The number of entries written.
+
+        Raises:
+            ConfigurationError: seal=True and the cache has no keyring.
+            TypeError, ValueError: an entry does not encode (the message gives
+                its position and key type).
+            OSError: the file could not be written.
+        """
+        keyring = self._keyring
+        if seal is None:
+            seal = keyring is not None
+        if seal and keyring is None:
+            raise _no_keyring()
+        return _snapshot.save(
+            self, path, keyring=keyring if seal else None, allow_pickle=allow_pickle, instance_id=_instance_id(instance_id), progress=progress
+        )
+
+    def load(
+        self,
+        path: str | os.PathLike[str],
+        merge: bool = False,
+        *,
+        allow_pickle: bool = False,
+        require_sealed: bool | None = None,
+        progress: Progress | None = None,
+    ) -> int:
+        """Load a snapshot file written by :meth:`save`.
+
+        The whole file is read and checked before the cache changes: a
+        damaged, forged or unreadable file raises and leaves the cache as it
+        was. Entries that expired since the save are skipped.
+
+        Args:
+            path: the snapshot file.
+            merge: False replaces the cache's entries with the file's; True
+                adds the file's entries, the file's value winning on a key
+                present in both.
+            allow_pickle: unpickle pickled values of an unsealed file. Only for
+                files you trust: anyone who can write the file can make that
+                run code. Values of a sealed file are always unpickled, as only
+                a key holder can write one.
+            require_sealed: refuse an unsealed file. None (the default): refuse
+                it when the cache has a keyring.
+            progress: called with (bytes read, file size) after each frame.
+
+        Returns:
+            The number of entries loaded.
+
+        Raises:
+            SnapshotError: not a snapshot, unsupported version, damaged (the
+                message gives the frame and byte offset), or unsealed while
+                require_sealed.
+            DecryptionError: a sealed frame fails authentication, or the file
+                is sealed with a key the keyring lacks.
+            ConfigurationError: the file is sealed and the cache has no keyring.
+            OSError: the file can't be read.
+        """
+        return _snapshot.load_into(
+            self, path, merge=merge, allow_pickle=allow_pickle, require_sealed=require_sealed, progress=progress
+        )
+
+    def export_json(self, out: IO[str], *, instance_id: str | None = None) -> int:
+        """Write the live entries to a text stream as JSON, for people and other languages.
+
+        The document is the one ``godistcache export --json`` writes from a
+        snapshot (see :func:`godistcache.snapshot.export_json` for its shape):
+        JSON types as they are, the codec's other types as one-key objects
+        such as ``{"$bytes": "..."}``; sealed values stay sealed.
+
+        Returns:
+            The number of entries written.
+
+        Raises:
+            TypeError: a key or value has no JSON form (an object the value
+                codec would need pickle for); nothing is written then.
+        """
+        return _snapshot.dump_json(self, out, _instance_id(instance_id))
+
+    @classmethod
+    def from_file(
+        cls,
+        path: str | os.PathLike[str],
+        default_ttl: TTL | None = 0,
+        *,
+        cipher_key: CipherKeys | None = None,
+        allow_pickle: bool = False,
+        require_sealed: bool | None = None,
+        progress: Progress | None = None,
+    ) -> Any:
+        """A new cache holding the entries of a snapshot file.
+
+        ``default_ttl`` and ``cipher_key`` are as for the constructor (the
+        keyring opens a sealed file and is the new cache's keyring); the other
+        arguments are as for :meth:`load`.
+        """
+        cache = cls(default_ttl, cipher_key=cipher_key)  # type: ignore[call-arg]
+        cache.load(path, allow_pickle=allow_pickle, require_sealed=require_sealed, progress=progress)
+        return cache
+
+
+class Cache(_SnapshotMethods, _SealedMethods, _CacheMethods, Table, MutableMapping):  # type: ignore[type-arg]
     """A dict-fast local cache whose entries expire.
 
     Args:
@@ -332,3 +491,4 @@ class Cache(_SealedMethods, _CacheMethods, Table, MutableMapping):  # type: igno
 
 # The calls users make in hot loops, made as fast on Cache as on the bare table.
 own_methods(Cache, ("get", "put", "put_safe", "exists", "delete", "delete_safe", "ttl"))
+_own_sealed_methods(Cache)

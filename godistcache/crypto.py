@@ -23,12 +23,16 @@ import itertools
 import os
 import threading
 import warnings
+import weakref
 from collections.abc import Iterable, Iterator
-from typing import Any, Union
+from typing import TYPE_CHECKING, Any, Union
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.hashes import SHA256
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from ._compat import NO_EXTENSIONS, warn_fallback
 from .errors import ConfigurationError, DecryptionError
 
 __all__ = ["ENV_IV", "ENV_KEY", "KEY_SIZE", "CipherKey", "Keyring", "key_id", "parse_key"]
@@ -126,7 +130,152 @@ def _warn_iv(stacklevel: int) -> None:
     )
 
 
-class Keyring:
+class _PyKeyringCore:
+    """Seal, open and the nonce source of a :class:`Keyring`: the pure-Python twin of
+    ``godistcache._crypt_c.KeyringCore``, which writes and reads the same blobs.
+
+    ``Keyring`` subclasses the one in use and calls :meth:`_setup` once, from ``__init__``.
+    """
+
+    __slots__ = ("_id_text", "_lock", "_nonces", "_open_aeads", "_seal_aead", "_seal_header")
+
+    _id_text: str
+    _lock: threading.Lock
+    _nonces: tuple[int, Iterator[int]]
+    _open_aeads: dict[bytes, AESGCM]
+    _seal_aead: AESGCM
+    _seal_header: bytes
+
+    def _setup(self, aeads: dict[bytes, AESGCM], id_text: str) -> None:
+        """Take the keys: ``aeads`` maps each 4-byte key id to its AESGCM, oldest first."""
+        if hasattr(self, "_seal_aead"):
+            raise RuntimeError("a keyring's keys are set once")
+        if not aeads:
+            raise ValueError("no keys")
+        self._open_aeads = dict(aeads)
+        newest = list(aeads)[-1]
+        self._seal_header = _VERSION_BYTE + newest
+        self._id_text = id_text
+        self._lock = threading.Lock()
+        self._nonces = self._new_nonce_source()
+        self._seal_aead = aeads[newest]
+
+    @staticmethod
+    def _new_nonce_source() -> tuple[int, Iterator[int]]:
+        # A nonce is an 8-byte random prefix and a 4-byte counter, as one int.
+        return int.from_bytes(os.urandom(8), "big") << 32, itertools.count()
+
+    def _renew(self, counter: Iterator[int]) -> tuple[int, int]:
+        """A nonce prefix and count after ``counter`` ran out (see :meth:`seal`)."""
+        with self._lock:
+            if self._nonces[1] is counter:
+                self._nonces = self._new_nonce_source()
+            prefix, counter = self._nonces
+        n = next(counter)
+        if n >= _COUNTER_LIMIT:  # 2**32 seals by other threads since the lock: try again
+            return self._renew(counter)
+        return prefix, n
+
+    def seal(self, plaintext: bytes, aad: bytes) -> bytes:
+        """Encrypt and authenticate plaintext, bound to aad, with the newest key.
+
+        Returns:
+            ``0x01 | key id | nonce | ciphertext and tag``.
+        """
+        # The nonce: within a process no nonce repeats under one key. next()
+        # on an itertools.count is atomic under the GIL, so every seal gets a
+        # count of its own, and the 8-byte random prefix is replaced (under a
+        # lock, once) before the 4-byte count would wrap; (prefix, counter)
+        # is swapped as one tuple, so no thread pairs a new prefix with an old
+        # count. A forked child gets a new prefix too (_reset_nonces, called
+        # for every live keyring after fork), so parent and child never
+        # continue one sequence. Across processes (or keyrings)
+        # holding the same key, the prefixes are independent 64-bit random draws:
+        # with P prefixes ever drawn under a key, the chance that any two collide
+        # is about P**2 / 2**65 (1e-8 for 600,000 of them). Each prefix covers at
+        # most 2**32 messages, so P grows by one per process (or keyring) and per
+        # 2**32 seals: a key is worn out long before that bound matters.
+        # (godistcache._crypt_c.KeyringCore keeps the same nonces in C.)
+        prefix, counter = self._nonces
+        n = next(counter)
+        if n >= _COUNTER_LIMIT:
+            prefix, n = self._renew(counter)
+        nonce = (prefix | n).to_bytes(_NONCE_SIZE, "big")
+        return self._seal_header + nonce + self._seal_aead.encrypt(nonce, plaintext, aad)
+
+    def open(self, blob: bytes, aad: bytes) -> bytes:
+        """Check and decrypt a blob made by :meth:`seal` with the same aad.
+
+        Raises:
+            DecryptionError: the blob is too short, of an unknown version,
+                sealed with a key this keyring does not have, or fails
+                authentication (tampered, or sealed with another aad).
+        """
+        if type(blob) is not bytes:
+            blob = bytes(memoryview(blob))  # a bytes-like object; anything else: TypeError
+        if len(blob) < _MIN_BLOB:
+            raise DecryptionError(f"sealed value too short: {len(blob)} bytes, a sealed value has at least {_MIN_BLOB}")
+        if blob[0] != FORMAT_VERSION:
+            raise DecryptionError(f"unknown sealed value format {blob[0]}, expected {FORMAT_VERSION}")
+        kid = blob[1:5]
+        aead = self._open_aeads.get(kid)
+        if aead is None:
+            raise DecryptionError(f"sealed with key id {kid.hex()}, which this keyring does not have ({self._id_text})")
+        try:
+            return aead.decrypt(blob[5:_HEADER_SIZE], blob[_HEADER_SIZE:], aad)
+        except InvalidTag as exc:
+            raise DecryptionError(
+                f"sealed value with key id {kid.hex()} failed authentication: it was altered, "
+                "or sealed for another cache key"
+            ) from exc
+
+    def _nonce_state(self) -> tuple[int, int]:
+        """(prefix, next count): for tests."""
+        prefix, counter = self._nonces
+        return prefix >> 32, int(repr(counter)[len("count(") : -1])  # count(n): n, without taking one
+
+    def _set_nonce_state(self, prefix: int, count: int) -> None:
+        """Set the prefix and the next count: for tests of the renewal."""
+        if not 0 <= count <= _COUNTER_LIMIT or not 0 <= prefix < 1 << 64:
+            raise ValueError("prefix or count out of range")
+        self._nonces = (prefix << 32, itertools.count(count))
+
+    def _reset_nonces(self) -> None:
+        """Draw a new prefix and restart the count (after fork)."""
+        if hasattr(self, "_nonces"):
+            self._lock = threading.Lock()  # a thread of the parent may have held it: the child has none
+            self._nonces = self._new_nonce_source()
+
+
+_crypt_c: Any  # the compiled sealing core, or None
+if TYPE_CHECKING or NO_EXTENSIONS:
+    _KeyringCore = _PyKeyringCore
+    _crypt_c = None
+else:
+    try:
+        from . import _crypt_c
+        from ._crypt_c import KeyringCore as _KeyringCore
+    except ImportError as exc:  # pragma: no cover - exercised by installs without a compiler
+        _KeyringCore = _PyKeyringCore
+        _crypt_c = None
+        warn_fallback("sealing core", exc)
+
+#: Every keyring alive, so a forked child can give each a new nonce prefix.
+_live_keyrings: weakref.WeakSet[Keyring] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    # The child starts as a copy of the parent, nonce source included: without
+    # a new prefix, both would seal their next values under the same nonces.
+    for ring in list(_live_keyrings):
+        ring._reset_nonces()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+class Keyring(_KeyringCore):
     """AES-256-GCM keys, oldest first: the newest seals, any of them opens.
 
     Args:
@@ -137,19 +286,17 @@ class Keyring:
         ConfigurationError: no key, a key of the wrong form, or two keys
             with the same key id (the same key twice).
 
-    Thread-safe: sealing from several threads never repeats a nonce.
+    Thread-safe: sealing from several threads never repeats a nonce, nor
+    does a forked child continue its parent's nonces (it draws a new prefix).
     A keyring never pickles (it would write its keys into the pickle), and
     its ``repr`` shows only key ids.
     """
 
-    __slots__ = ("_aeads", "_ids", "_lock", "_nonces", "_seal_aead", "_seal_header")
+    __slots__ = ("__weakref__", "_aeads", "_ids", "_raw")
 
     _aeads: dict[bytes, AESGCM]
     _ids: tuple[bytes, ...]
-    _lock: threading.Lock
-    _nonces: tuple[int, Iterator[int]]
-    _seal_aead: AESGCM
-    _seal_header: bytes
+    _raw: dict[bytes, bytes]
 
     def __init__(self, keys: CipherKey | Iterable[CipherKey]) -> None:
         if isinstance(keys, (str, bytes, bytearray, memoryview)):
@@ -157,6 +304,7 @@ class Keyring:
         elif isinstance(keys, Keyring):
             raise TypeError("Keyring() takes keys, not a Keyring: use the keyring itself")
         aeads: dict[bytes, AESGCM] = {}
+        raws: dict[bytes, bytes] = {}
         for i, key in enumerate(keys):
             try:
                 raw = parse_key(key)
@@ -166,14 +314,14 @@ class Keyring:
             if kid in aeads:
                 raise ConfigurationError(f"key {i} (oldest first) has key id {kid.hex()}, as an earlier key: a key is listed twice")
             aeads[kid] = AESGCM(raw)
+            raws[kid] = raw
         if not aeads:
             raise ConfigurationError("a keyring needs at least one key, got none")
         self._aeads = aeads
+        self._raw = raws
         self._ids = tuple(aeads)
-        self._seal_aead = aeads[self._ids[-1]]
-        self._seal_header = _VERSION_BYTE + self._ids[-1]
-        self._lock = threading.Lock()
-        self._nonces = self._new_nonce_source()
+        self._setup(aeads, self._id_list())
+        _live_keyrings.add(self)
 
     @classmethod
     def from_env(cls) -> Keyring:
@@ -207,69 +355,22 @@ class Keyring:
         except ConfigurationError as exc:
             raise ConfigurationError(f"{ENV_KEY}: {exc}") from None
 
-    @staticmethod
-    def _new_nonce_source() -> tuple[int, Iterator[int]]:
-        # A nonce is an 8-byte random prefix and a 4-byte counter, as one int.
-        return int.from_bytes(os.urandom(8), "big") << 32, itertools.count()
+    def _derive(self, kid: bytes | None, salt: bytes, info: bytes) -> AESGCM:
+        """A one-use AES-256-GCM key: HKDF-SHA256 of key ``kid`` (None: the newest) over salt and info.
 
-    def _renew(self, counter: Iterator[int]) -> tuple[int, int]:
-        """A nonce prefix and count after ``counter`` ran out (see :meth:`seal`)."""
-        with self._lock:
-            if self._nonces[1] is counter:
-                self._nonces = self._new_nonce_source()
-            prefix, counter = self._nonces
-        n = next(counter)
-        if n >= _COUNTER_LIMIT:  # 2**32 seals by other threads since the lock: try again
-            return self._renew(counter)
-        return prefix, n
-
-    def seal(self, plaintext: bytes, aad: bytes) -> bytes:
-        """Encrypt and authenticate plaintext, bound to aad, with the newest key.
-
-        Returns:
-            ``0x01 | key id | nonce | ciphertext and tag``.
-        """
-        # The nonce: within a process no nonce repeats under one key. next()
-        # on an itertools.count is atomic under the GIL, so every seal gets a
-        # count of its own, and the 8-byte random prefix is replaced (under a
-        # lock, once) before the 4-byte count would wrap; (prefix, counter)
-        # is swapped as one tuple, so no thread pairs a new prefix with an old
-        # count. Across processes (or keyrings) holding the same key, the
-        # prefixes are independent 64-bit random draws: with P prefixes ever
-        # drawn under a key, the chance that any two collide is about
-        # P**2 / 2**65 (1e-8 for 600,000 of them). Each prefix covers at most
-        # 2**32 messages, so P grows by one per process (or keyring) and per
-        # 2**32 seals: a key is worn out long before that bound matters.
-        prefix, counter = self._nonces
-        n = next(counter)
-        if n >= _COUNTER_LIMIT:
-            prefix, n = self._renew(counter)
-        nonce = (prefix | n).to_bytes(_NONCE_SIZE, "big")
-        return self._seal_header + nonce + self._seal_aead.encrypt(nonce, plaintext, aad)
-
-    def open(self, blob: bytes, aad: bytes) -> bytes:
-        """Check and decrypt a blob made by :meth:`seal` with the same aad.
+        Snapshot files are sealed under a key derived this way from a fresh
+        random 32-byte salt, so each file has a key of its own and its frames
+        can use plain counters as nonces.
 
         Raises:
-            DecryptionError: the blob is too short, of an unknown version,
-                sealed with a key this keyring does not have, or fails
-                authentication (tampered, or sealed with another aad).
+            DecryptionError: this keyring has no key with id kid.
         """
-        if len(blob) < _MIN_BLOB:
-            raise DecryptionError(f"sealed value too short: {len(blob)} bytes, a sealed value has at least {_MIN_BLOB}")
-        if blob[0] != FORMAT_VERSION:
-            raise DecryptionError(f"unknown sealed value format {blob[0]}, expected {FORMAT_VERSION}")
-        kid = blob[1:5]
-        aead = self._aeads.get(kid)
-        if aead is None:
+        if kid is None:
+            kid = self._ids[-1]
+        raw = self._raw.get(kid)
+        if raw is None:
             raise DecryptionError(f"sealed with key id {kid.hex()}, which this keyring does not have ({self._id_list()})")
-        try:
-            return aead.decrypt(blob[5:_HEADER_SIZE], blob[_HEADER_SIZE:], aad)
-        except InvalidTag as exc:
-            raise DecryptionError(
-                f"sealed value with key id {kid.hex()} failed authentication: it was altered, "
-                "or sealed for another cache key"
-            ) from exc
+        return AESGCM(HKDF(algorithm=SHA256(), length=KEY_SIZE, salt=salt, info=info).derive(raw))
 
     @property
     def key_ids(self) -> tuple[str, ...]:

@@ -36,6 +36,19 @@ _CORE_PARAMS = [
 ]
 
 
+def golden_script(name: str) -> ModuleType:
+    """The script ``tests/golden/<name>.py`` that makes (and describes) a set of golden files."""
+    import importlib.util
+    import pathlib
+
+    path = pathlib.Path(__file__).parent / "golden" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def core_module(name: str) -> ModuleType:
     """The table module of a core: ``godistcache._table_c`` or ``godistcache._table_py``."""
     return importlib.import_module(f"godistcache._table_{name}")

@@ -58,6 +58,29 @@ def test_bench_quick_prints_every_row(capsys: pytest.CaptureFixture[str]) -> Non
     assert "keys:" not in out
 
 
+# snapshot, entries, our time, M items/s, reference, its time, speed ratio, Go original
+SNAPSHOT_ROW = re.compile(
+    r"^(save|load|save sealed|load sealed|save pickled values|load pickled values) +([\d,]+) +(\d+) ms +(\S+) +"
+    r"(pickle\.dumps \+ write|pickle\.loads|save|load) +(\d+) ms +(\S+)x +(- *|\S+ \(\S+\))$",
+    re.MULTILINE,
+)
+
+
+def test_bench_snapshot_rows(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    assert main(["bench", "--keys", "3000", "--rounds", "1", "--no-memory", "-q", "--dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    rows = {m[1]: m for m in SNAPSHOT_ROW.finditer(out)}
+    assert list(rows) == ["save", "load", "save sealed", "load sealed", "save pickled values", "load pickled values"]
+    assert rows["save"][2] == "3,000" and rows["save pickled values"][2] == "600"
+    for m in rows.values():
+        _positive(m[4])
+        _positive(m[7])
+    assert (rows["save"][8], rows["load"][8], rows["save sealed"][8]) == ("2.75 (0.47)", "2.00 (0.46)", "-")
+    assert os.listdir(tmp_path) == []  # the bench's files are cleaned up
+    assert main(["bench", "--keys", "1000", "--rounds", "1", "--no-memory", "-q", "--no-snapshot"]) == 0
+    assert "snapshots" not in capsys.readouterr().out
+
+
 def test_bench_keys_and_rounds(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["bench", "--keys", "500,1500", "--rounds", "2", "--no-memory", "--quiet"]) == 0
     out, err = capsys.readouterr()

@@ -14,7 +14,6 @@ import decimal
 import enum
 import fractions
 import importlib
-import importlib.util
 import os
 import pathlib
 import re
@@ -32,6 +31,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from godistcache import _codec_py
+
+from .conftest import golden_script
 
 NO_EXTENSIONS = os.environ.get("GODISTCACHE_NO_EXTENSIONS", "") not in ("", "0")
 
@@ -78,16 +79,7 @@ def twins() -> tuple[ModuleType, ModuleType]:
 # --------------------------------------------------------------------------- helpers
 
 
-def _load_golden_script() -> ModuleType:
-    path = pathlib.Path(__file__).parent / "golden" / "make_codec_golden.py"
-    spec = importlib.util.spec_from_file_location("make_codec_golden", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-GOLDEN = _load_golden_script()
+GOLDEN = golden_script("make_codec_golden")
 GOLDEN_VALUES: dict[str, Any] = GOLDEN.golden_values()
 GOLDEN_DIR: pathlib.Path = GOLDEN.GOLDEN_DIR
 

@@ -21,6 +21,24 @@ def test_compiled_core_loaded() -> None:
     assert table_c.Table in godistcache.Cache.__mro__
 
 
+@pytest.mark.skipif(NO_EXTENSIONS, reason="GODISTCACHE_NO_EXTENSIONS is set")
+def test_compiled_snapshot_codec_loaded() -> None:
+    import godistcache._snapshot_c as snapshot_c
+    from godistcache import snapshot
+
+    assert snapshot._snapshot_c is snapshot_c
+    assert snapshot._core(godistcache.Cache()) is snapshot_c
+
+
+@pytest.mark.skipif(NO_EXTENSIONS, reason="GODISTCACHE_NO_EXTENSIONS is set")
+def test_compiled_sealing_loaded() -> None:
+    import godistcache._crypt_c as crypt_c
+    from godistcache import crypto
+
+    assert crypto._crypt_c is crypt_c
+    assert isinstance(godistcache.Keyring(bytes(32)), crypt_c.KeyringCore)
+
+
 @pytest.mark.skipif(not NO_EXTENSIONS, reason="GODISTCACHE_NO_EXTENSIONS is not set")
 def test_no_extensions_selects_python_core() -> None:
     import godistcache._table_py as table_py

@@ -11,16 +11,19 @@ import hashlib
 import itertools
 import os
 import pickle
+import subprocess
+import sys
 import threading
 import uuid
 import warnings
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 import godistcache
 from godistcache import crypto
-from godistcache.cache import Cache, _SealedMethods
+from godistcache.cache import Cache, _aad, _own_sealed_methods, _SealedMethods
 from godistcache.crypto import ENV_IV, ENV_KEY, Keyring, key_id, parse_key
 from godistcache.errors import ConfigurationError, DecryptionError, GoDistCacheError
 
@@ -61,7 +64,8 @@ def sealed_class(base: type) -> type:
     """The conftest Cache class of a core, with Cache's sealed values on top.
 
     conftest builds each core's Cache as godistcache.Cache is built, minus the
-    keyring slot; this adds it and Cache's own __init__. A global of this
+    keyring slot; this adds it and Cache's own __init__, and (on the compiled
+    core, as for Cache) the compiled put_crypt and get_crypt. A global of this
     module, so its instances pickle.
     """
     if base not in _sealed_classes:
@@ -71,6 +75,7 @@ def sealed_class(base: type) -> type:
             (_SealedMethods, base),
             {"__slots__": ("_keyring",), "__init__": Cache.__init__, "__module__": __name__, "__qualname__": name},
         )
+        _own_sealed_methods(cls)
         globals()[name] = cls
         _sealed_classes[base] = cls
     return _sealed_classes[base]
@@ -244,11 +249,11 @@ class TestSealOpen:
 
     def test_counter_exhaustion_draws_a_new_prefix(self) -> None:
         ring = Keyring(RAW_A)
-        prefix, _ = ring._nonces
-        ring._nonces = (prefix, itertools.count(2**32 - 2))
+        prefix, _ = ring._nonce_state()
+        ring._set_nonce_state(prefix, 2**32 - 2)
         nonces = [ring.seal(b"", b"")[5:HEADER] for _ in range(4)]
         assert [n[8:] for n in nonces] == [b"\xff\xff\xff\xfe", b"\xff\xff\xff\xff", b"\0\0\0\0", b"\0\0\0\1"]
-        assert nonces[0][:8] == nonces[1][:8] == prefix.to_bytes(12, "big")[:8]
+        assert nonces[0][:8] == nonces[1][:8] == prefix.to_bytes(8, "big")
         assert nonces[2][:8] == nonces[3][:8] != nonces[0][:8]
         assert all(ring.open(ring.seal(b"v", b"a"), b"a") == b"v" for _ in range(2))
 
@@ -463,6 +468,358 @@ class TestPutGetCrypt:
 
         for key in ["", "k", "é" * 63, "a" * 127, "a" * 128, "\ud800", b"k", 1, ("a", 1)]:
             assert _aad(key) == b"godistcache/value/v1\0" + _codec.encode(key)
+
+
+# -- the compiled and the pure-Python twins -------------------------------------------
+
+_crypt_c = crypto._crypt_c
+needs_c = pytest.mark.skipif(_crypt_c is None, reason="the compiled sealing core is not in use")
+posix_fork = pytest.mark.skipif(not hasattr(os, "fork"), reason="no os.fork")
+
+#: Keys of every shape the associated data has a path for (short ASCII str, the rest through the codec).
+TWIN_KEYS: list[Any] = [
+    "", "k", "a" * 127, "a" * 128, "é" * 63, "é" * 64, "\ud800", "✓" * 50, "x" * 100_000,
+    b"", b"k" * 300, 0, -1, 2**100, 1.5, float("nan"), None, True, ("a", 1, (b"b", None)), frozenset({1}),
+]
+
+
+class _PyRing(crypto._PyKeyringCore):
+    """A keyring on the pure-Python sealing core, whichever core Keyring stands on."""
+
+    __slots__ = ()
+
+
+def py_ring(*raws: bytes) -> _PyRing:
+    ring = _PyRing()
+    ring._setup({key_id(raw): AESGCM(raw) for raw in raws}, "key ids " + ", ".join(key_id(r).hex() for r in raws))
+    return ring
+
+
+def expected_plaintext(value: Any) -> bytes:
+    """What put_crypt seals for value, spelled out from the format."""
+    from godistcache import _codec
+
+    if type(value) is str:
+        return b"\x01" + value.encode("utf-8", "surrogatepass")
+    if type(value) is bytes:
+        return b"\x00" + value
+    return b"\x02" + _codec.encode(value)
+
+
+def nonce_of(blob: bytes) -> bytes:
+    return blob[5:HEADER]
+
+
+class TestTwins:
+    @pytest.mark.parametrize("n", [0, 1, 50, 239, 240, 255, 256, 257, 5000])
+    def test_seal_layers_open_each_other(self, n: int) -> None:
+        plaintext, aad = os.urandom(n), os.urandom(n % 300)
+        ring, twin = Keyring([RAW_B, RAW_A]), py_ring(RAW_B, RAW_A)
+        assert twin.open(ring.seal(plaintext, aad), aad) == plaintext
+        assert ring.open(twin.seal(plaintext, aad), aad) == plaintext
+        # And the format spelled out: version, key id, nonce, AESGCM's ciphertext and tag.
+        blob = ring.seal(plaintext, aad)
+        assert blob[:5] == b"\x01" + key_id(RAW_A)
+        assert AESGCM(RAW_A).decrypt(nonce_of(blob), blob[HEADER:], aad) == plaintext
+        nonce = os.urandom(12)
+        made = b"\x01" + key_id(RAW_B) + nonce + AESGCM(RAW_B).encrypt(nonce, plaintext, aad)
+        assert ring.open(made, aad) == twin.open(made, aad) == plaintext
+
+    def test_seal_layers_fail_alike(self) -> None:
+        ring, twin = Keyring(RAW_A), py_ring(RAW_A)
+        blob = ring.seal(b"x", b"ad")
+        cases = [blob[:n] for n in (0, 1, HEADER, HEADER + 15)]
+        cases += [b"\x02" + blob[1:], b"\x01" + key_id(RAW_C) + blob[5:], blob[:-1] + bytes([blob[-1] ^ 1])]
+        for bad in cases:
+            messages = []
+            for r in (ring, twin):
+                with pytest.raises(DecryptionError) as info:
+                    r.open(bad, b"ad")
+                messages.append(str(info.value))
+            assert messages[0] == messages[1]
+
+    def test_bytes_like_blobs_open_and_others_do_not(self) -> None:
+        for ring in (Keyring(RAW_A), py_ring(RAW_A)):
+            blob = ring.seal(b"v", b"a")
+            assert ring.open(bytearray(blob), b"a") == ring.open(memoryview(blob), b"a") == b"v"
+            for bad in ("text", 5, None, [1, 2]):
+                with pytest.raises(TypeError):
+                    ring.open(bad, b"a")  # type: ignore[arg-type]
+
+    @needs_c
+    def test_aad_is_the_same(self) -> None:
+        for key in TWIN_KEYS:
+            assert _crypt_c.aad(key) == _aad(key)
+
+    @needs_c
+    @pytest.mark.parametrize("key", TWIN_KEYS[:12], ids=lambda k: repr(k)[:20])
+    def test_framings_open_each_other(self, key: Any) -> None:
+        cache = Cache(cipher_key=RAW_A)
+        assert type(vars(Cache)["put_crypt"]).__name__ == "method_descriptor"
+        ring = cache.keyring
+        for value in [*VALUES, "x" * 300, b"y" * 70_000]:
+            cache.put_crypt(key, value)
+            blob = cache.get(key)
+            assert ring.open(blob, _aad(key)) == expected_plaintext(value)
+            got = _SealedMethods.get_crypt(cache, key)
+            assert got == value and type(got) is type(value)
+            _SealedMethods.put_crypt(cache, key, value)
+            assert ring.open(cache.get(key), _aad(key)) == expected_plaintext(value)
+            got = cache.get_crypt(key)
+            assert got == value and type(got) is type(value)
+
+    @needs_c
+    def test_across_processes(self) -> None:
+        """Blobs of the pure-Python twin (GODISTCACHE_NO_EXTENSIONS=1) open here, and the other way round."""
+        values = ["text", "ünï \ud800", b"\x00bytes", ("One", 1, 3.3), {"a": [1, None]}, 2**70]
+        keys = ["k", "é" * 100, ("t", 2), b"b" * 200]
+        here = Cache(cipher_key=RAW_A)
+        for i, key in enumerate(keys):
+            here.put_crypt(key, values[i])
+        script = (
+            "import sys, ast, godistcache.crypto as c\n"
+            "from godistcache import Cache\n"
+            "assert c._crypt_c is None and type(Cache.put_crypt).__name__ == 'function'\n"
+            "keys, values, blobs = ast.literal_eval(sys.stdin.read())\n"
+            "cache = Cache(cipher_key=bytes(range(32)))\n"
+            "opened = []\n"
+            "for key, blob in zip(keys, blobs):\n"
+            "    cache.put(key, blob)\n"
+            "    opened.append(cache.get_crypt(key))\n"
+            "for key, value in zip(keys, values):\n"
+            "    cache.put_crypt(key, value)\n"
+            "print(repr((opened, [cache.get(k) for k in keys])))\n"
+        )
+        env = dict(os.environ, GODISTCACHE_NO_EXTENSIONS="1", PYTHONPATH=os.pathsep.join(sys.path))
+        payload = repr((keys, values, [here.get(k) for k in keys]))
+        out = subprocess.run(
+            [sys.executable, "-c", script], input=payload, capture_output=True, text=True, env=env, check=True, timeout=120
+        )
+        import ast
+
+        opened_there, blobs_there = ast.literal_eval(out.stdout)
+        assert opened_there == values[: len(keys)]
+        for key, blob, value in zip(keys, blobs_there, values):
+            here.put(key, blob)
+            assert here.get_crypt(key) == value
+
+
+class TestNonceUniqueness:
+    def _put_from_threads(self, cache: Any, threads: int, each: int) -> list[bytes]:
+        switch = sys.getswitchinterval()
+        sys.setswitchinterval(1e-6)  # switch threads as often as possible
+        try:
+            start = threading.Barrier(threads)
+
+            def work(t: int) -> None:
+                start.wait()
+                for i in range(each):
+                    cache.put_crypt((t, i), "v")
+
+            workers = [threading.Thread(target=work, args=(t,)) for t in range(threads)]
+            for w in workers:
+                w.start()
+            for w in workers:
+                w.join()
+        finally:
+            sys.setswitchinterval(switch)
+        return [cache.get((t, i)) for t in range(threads) for i in range(each)]
+
+    def test_put_crypt_from_threads_never_repeats_a_nonce(self, sealed: Any) -> None:
+        blobs = self._put_from_threads(sealed, 8, 5_000)
+        assert len({nonce_of(b) for b in blobs}) == len(blobs) == 40_000
+
+    def test_public_cache_from_threads_never_repeats_a_nonce(self) -> None:
+        cache = Cache(cipher_key=RAW_A)
+        blobs = self._put_from_threads(cache, 8, 5_000)
+        assert len({nonce_of(b) for b in blobs}) == 40_000
+        assert all(cache.get_crypt((t, i)) == "v" for t in range(8) for i in range(5_000))
+
+    def test_renewal_under_threads_never_repeats_a_nonce(self, sealed: Any) -> None:
+        ring = sealed.keyring
+        prefix, _ = ring._nonce_state()
+        ring._set_nonce_state(prefix, 2**32 - 3_000)  # the count runs out while 8 threads seal
+        blobs = self._put_from_threads(sealed, 8, 2_000)
+        nonces = [nonce_of(b) for b in blobs]
+        assert len(set(nonces)) == 16_000
+        prefixes = {n[:8] for n in nonces}
+        assert prefix.to_bytes(8, "big") in prefixes and 2 <= len(prefixes) <= 9
+        assert all(int.from_bytes(n[8:], "big") < 13_000 for n in nonces if n[:8] != prefix.to_bytes(8, "big"))
+
+    @posix_fork
+    def test_a_forked_child_draws_a_new_prefix(self) -> None:
+        ring = Keyring(RAW_A)
+        ring.seal(b"", b"")
+        read, write = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - the child
+            try:
+                os.write(write, nonce_of(ring.seal(b"", b"")))
+            finally:
+                os._exit(0)
+        os.close(write)
+        child = os.read(read, 12)
+        os.close(read)
+        os.waitpid(pid, 0)
+        parent = nonce_of(ring.seal(b"", b""))
+        assert len(child) == 12 and child[:8] != parent[:8]
+        assert child[8:] == b"\0\0\0\0" and parent[8:] == b"\0\0\0\1"
+
+
+class TestHostileInput:
+    def test_every_truncation(self, sealed: Any) -> None:
+        sealed.put_crypt("k", "value")
+        blob = sealed.get("k")
+        for n in range(len(blob)):
+            sealed.put("k", blob[:n])
+            with pytest.raises(DecryptionError, match="too short" if n < HEADER + 16 else "failed authentication"):
+                sealed.get_crypt("k")
+
+    @pytest.mark.parametrize("kind", [bytearray, memoryview, str, int, type("BytesSub", (bytes,), {}), list])
+    def test_values_not_bytes(self, sealed: Any, kind: Any) -> None:
+        sealed.put_crypt("k", "value")
+        blob = sealed.get("k")
+        bad = blob.hex() if kind is str else len(blob) if kind is int else kind(blob)
+        sealed.put("k", bad)
+        with pytest.raises(DecryptionError, match=f"is a {type(bad).__qualname__}, not a sealed value"):
+            sealed.get_crypt("k")
+
+    def test_wrong_key_ids(self, sealed: Any) -> None:
+        sealed.put_crypt("k", "value")
+        blob = sealed.get("k")
+        for kid in (b"\0\0\0\0", b"\xff" * 4, key_id(RAW_B), os.urandom(4)):
+            sealed.put("k", blob[:1] + kid + blob[5:])
+            with pytest.raises(DecryptionError, match=f"^sealed with key id {kid.hex()}, which this keyring does not have"):
+                sealed.get_crypt("k")
+
+    @pytest.mark.parametrize(
+        "key", ["é" * 1_000_000, b"\xff" * 5_000_000, ("x" * 100_000,) * 50, 2**10_000], ids=["str", "bytes", "tuple", "int"]
+    )
+    def test_huge_keys(self, sealed: Any, key: Any) -> None:
+        sealed.put_crypt(key, "v")
+        sealed.put_crypt(key, b"w" * 1_000_000)
+        assert sealed.get_crypt(key) == b"w" * 1_000_000
+
+    def test_key_nested_too_deep(self, sealed: Any) -> None:
+        key: Any = ()
+        for _ in range(10_000):
+            key = (key,)
+        with pytest.raises(ValueError):
+            sealed.put_crypt(key, "v")
+        assert len(sealed) == 0
+
+    def test_unhashable_key(self, sealed: Any) -> None:
+        with pytest.raises(TypeError):
+            sealed.put_crypt([1], "v")
+        with pytest.raises(TypeError):
+            sealed.get_crypt([1])
+
+    def test_reentrant_seal_while_encoding(self, sealed: Any) -> None:
+        class Reenters:
+            def __reduce__(self) -> Any:
+                for i in range(3):
+                    sealed.put_crypt(("inner", i), "x" * (100 * i))
+                return (str, ("reduced",))
+
+        sealed.put_crypt("outer", [Reenters(), "tail"], allow_pickle=True)
+        assert sealed.get_crypt("outer") == ["reduced", "tail"]
+        assert [sealed.get_crypt(("inner", i)) for i in range(3)] == ["", "x" * 100, "x" * 200]
+
+    def test_overridden_put_and_get_are_honoured(self, sealed_cls: Any) -> None:
+        calls: list[str] = []
+
+        class Logged(sealed_cls):  # type: ignore[misc,valid-type]
+            __slots__ = ()
+
+            def put(self, key: Any, value: Any, ttl: Any = None) -> None:
+                calls.append("put")
+                super().put(key, value, ttl)
+
+        cache = Logged(cipher_key=RAW_A)
+        cache.put_crypt("k", "v")
+        assert calls == ["put"] and cache.get_crypt("k") == "v"
+
+        def get(self: Any, key: Any, default: Any = None) -> Any:
+            calls.append("get")
+            return sealed_cls.get(self, key, default)
+
+        Logged.get = get  # after the first calls: the compiled methods must notice
+        assert cache.get_crypt("k") == "v" and calls == ["put", "get"]
+        del Logged.get
+        assert cache.get_crypt("k") == "v" and calls == ["put", "get"]
+
+    @needs_c
+    def test_keyring_that_was_never_initialised(self) -> None:
+        ring = Keyring.__new__(Keyring)
+        with pytest.raises(ValueError, match="no keys"):
+            ring.seal(b"x", b"")
+        with pytest.raises(ValueError, match="no keys"):
+            ring.open(b"\x01" * 40, b"")
+        cache = Cache(cipher_key=RAW_A)
+        cache._keyring = ring  # type: ignore[attr-defined]
+        with pytest.raises(ValueError, match="no keys"):
+            cache.put_crypt("k", "v")
+
+    @needs_c
+    def test_keys_are_set_once(self) -> None:
+        ring = Keyring(RAW_A)
+        with pytest.raises(RuntimeError, match="set once"):
+            ring._setup({key_id(RAW_B): AESGCM(RAW_B)}, "")
+        assert ring.open(ring.seal(b"x", b""), b"") == b"x" and ring.seal(b"", b"")[1:5] == key_id(RAW_A)
+
+    @needs_c
+    def test_cache_with_a_foreign_keyring_or_none_set(self) -> None:
+        cache = Cache(cipher_key=RAW_A)
+        cache._keyring = "not a keyring"  # type: ignore[attr-defined]
+        with pytest.raises(TypeError, match="not a Keyring"):
+            cache.put_crypt("k", "v")
+        bare = Cache.__new__(Cache)  # __init__ never ran: the slot is empty
+        with pytest.raises(ConfigurationError):
+            bare.get_crypt("k")
+
+    @needs_c
+    def test_aeads_of_another_type_go_through_their_methods(self) -> None:
+        class Fake:
+            def __init__(self, result: Any) -> None:
+                self.result = result
+
+            def encrypt(self, nonce: bytes, data: bytes, aad: bytes) -> Any:
+                return self.result
+
+            def decrypt(self, nonce: bytes, data: bytes, aad: bytes) -> Any:
+                if isinstance(self.result, Exception):
+                    raise self.result
+                return self.result
+
+        for result, error in ((b"t" * 20, None), ("not bytes", TypeError), (None, TypeError), (KeyError("x"), KeyError)):
+            ring = Keyring.__new__(Keyring)
+            ring._setup({b"abcd": Fake(result)}, "key ids 61626364")
+            blob = b"\x01abcd" + bytes(12) + b"t" * 20
+            if error is None:
+                assert ring.seal(b"p", b"a")[:5] == b"\x01abcd" and ring.open(blob, b"a") == result
+            else:
+                with pytest.raises(error):
+                    ring.open(blob, b"a")
+
+    def test_values_handed_out_never_change(self, sealed: Any) -> None:
+        held = []
+        for i in range(200):
+            value = bytes([i % 256]) * (i * 3)
+            sealed.put_crypt(i, value)
+            held.append((sealed.get_crypt(i), sealed.get(i), value))
+        copies = [(bytes(a), bytes(b)) for a, b, _ in held]
+        for i in range(200):
+            sealed.put_crypt(i, "other " * (i % 50))
+            sealed.get_crypt(i)
+        assert [(a, b) for a, b, _ in held] == copies and all(a == v for a, _, v in held)
+
+    @needs_c
+    def test_methods_refuse_other_objects(self) -> None:
+        for name in ("put_crypt", "get_crypt"):
+            with pytest.raises(TypeError):
+                getattr(Cache, name)({}, "k", "v")
+        assert _crypt_c.own_sealed_methods(dict, None) is False
+        assert _crypt_c.own_sealed_methods(godistcache.cache._CacheMethods, None) is False
 
 
 class TestNoKeyring:

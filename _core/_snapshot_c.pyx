@@ -1,0 +1,250 @@
+# cython: language_level=3, embedsignature=True, binding=False
+"""The compiled twin of ``godistcache._snapshot_py``: cache entries to frame payloads and back.
+
+Same functions, same bytes, same errors; the entry layout is described in
+``_snapshot_py``. It walks the compiled table's entry array directly
+(``collect``, ``merge``) and stores decoded entries without a Python call
+per entry (``decode_frame``).
+
+``collect`` runs no Python code: it only copies and increfs pointers, so
+the references it returns are one consistent cut of the table, taken in a
+single pass that other threads can't interleave with. Encoding happens
+afterwards, frame by frame, and the caller writes each frame out (releasing
+the GIL) before asking for the next: other threads are paused for one
+frame's worth of encoding at a time, not for the whole cache.
+"""
+
+cimport cython
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
+from cpython.mem cimport PyMem_Free, PyMem_Malloc
+from cpython.object cimport PyObject
+from libc.stdint cimport INT64_MAX, int64_t, uint64_t
+from libc.string cimport memcpy
+
+from godistcache._codec_c cimport (
+    Buffer, Reader, _decode_item, _encode_item, _read_uvarint,
+    buffer_free, buffer_init, buffer_uvarint, reader_init,
+)
+from godistcache._table_c cimport Entry, Table
+
+import pickle as _pickle
+
+from godistcache._codec_py import _PICKLE_REFUSED, Pickled
+from godistcache._snapshot_py import OPAQUE, REFUSE, UNPICKLE
+from godistcache._table_c import now_ns as _now_ns
+
+cdef object _pickle_dumps = _pickle.dumps
+cdef object _pickle_loads = _pickle.loads
+
+__all__ = ["OPAQUE", "REFUSE", "UNPICKLE", "collect", "decode_frame", "encode_frame", "merge"]
+
+
+cdef extern from "Python.h":
+    void _incref "Py_INCREF"(PyObject *o) noexcept
+    void _decref "Py_DECREF"(PyObject *o) noexcept
+
+
+ctypedef struct Ref:
+    PyObject *key
+    PyObject *value
+    int64_t expires
+
+
+@cython.final
+@cython.auto_pickle(False)
+cdef class Refs:
+    """Strong references to a table's live entries at one instant; made by :func:`collect`."""
+    cdef Ref *refs
+    cdef Py_ssize_t n
+
+    def __cinit__(self):
+        self.refs = NULL
+        self.n = 0
+
+    def __dealloc__(self):
+        cdef Py_ssize_t i
+        for i in range(self.n):
+            _decref(self.refs[i].key)
+            _decref(self.refs[i].value)
+        PyMem_Free(self.refs)
+
+    def __len__(self):
+        return self.n
+
+    def __getitem__(self, Py_ssize_t i):
+        if i < 0:
+            i += self.n
+        if i < 0 or i >= self.n:
+            raise IndexError("Refs index out of range")
+        return (<object>self.refs[i].key, <object>self.refs[i].value, self.refs[i].expires)
+
+
+def collect(Table table not None, int64_t now):
+    """References to the entries of table live at ``now``, in table order."""
+    cdef Refs r = Refs.__new__(Refs)
+    cdef Py_ssize_t i, k = 0, n = table._nentries
+    cdef Entry *ep = table._entries
+    r.refs = <Ref *>PyMem_Malloc(<size_t>(n if n > 0 else 1) * sizeof(Ref))
+    if r.refs == NULL:
+        raise MemoryError()
+    # No Python code runs in this loop: the table can't change under it.
+    for i in range(n):
+        if ep[i].key != NULL and (ep[i].expires == 0 or ep[i].expires > now):
+            _incref(ep[i].key)
+            _incref(ep[i].value)
+            r.refs[k].key = ep[i].key
+            r.refs[k].value = ep[i].value
+            r.refs[k].expires = ep[i].expires
+            k += 1
+    r.n = k
+    return r
+
+
+cdef str _where(Py_ssize_t i, object key):
+    # The key's type, not its value: messages end up in logs.
+    return f"entry {i} (key of type {type(key).__qualname__})"
+
+
+def encode_frame(Refs refs not None, Py_ssize_t start, Py_ssize_t target, int64_t created_ns, bint allow_pickle):
+    """Encode refs[start:] until the payload reaches target bytes or the entries run out.
+
+    Returns (payload, number of entries in it). An entry that does not encode
+    raises TypeError or ValueError naming its position and key type.
+    """
+    cdef Buffer b, head
+    cdef Py_ssize_t i = start, n_data = 0
+    cdef Ref *ref
+    cdef list objects = [] if allow_pickle else None
+    cdef bytes data = None
+    cdef char *out
+    if start < 0 or start > refs.n:
+        raise IndexError(f"start {start} out of range for {refs.n} entries")
+    buffer_init(&b)
+    buffer_init(&head)
+    try:
+        while i < refs.n:
+            ref = &refs.refs[i]
+            # refs holds a reference to both for as long as this call runs.
+            key = <object>ref.key
+            try:
+                _encode_item(&b, key, 0, objects)
+                _encode_item(&b, <object>ref.value, 0, objects)
+            except TypeError as exc:
+                raise TypeError(f"{_where(i, key)}: {exc}") from exc
+            except ValueError as exc:
+                raise ValueError(f"{_where(i, key)}: {exc}") from exc
+            buffer_uvarint(&b, <uint64_t>(ref.expires - created_ns) if ref.expires else 0)
+            i += 1
+            if b.len >= target:
+                break
+        buffer_uvarint(&head, <uint64_t>len(objects) if objects else 0)
+        if objects:
+            try:
+                data = _pickle_dumps(objects, protocol=5)
+            except Exception as exc:
+                raise TypeError(f"entries {start} to {i - 1}: a key or value does not pickle: {exc}") from exc
+            n_data = PyBytes_GET_SIZE(data)
+            buffer_uvarint(&head, <uint64_t>n_data)
+        result = PyBytes_FromStringAndSize(NULL, head.len + n_data + b.len)
+        out = PyBytes_AS_STRING(result)
+        memcpy(out, head.data, <size_t>head.len)
+        if n_data:
+            memcpy(out + head.len, PyBytes_AS_STRING(data), <size_t>n_data)
+        memcpy(out + head.len + n_data, b.data, <size_t>b.len)
+        return result, i - start
+    finally:
+        buffer_free(&b)
+        buffer_free(&head)
+
+
+def decode_frame(payload, Py_ssize_t count, int64_t created_ns, int64_t now, int mode, sink):
+    """Decode the count entries of one frame's payload into sink (a table, a list or None).
+
+    mode: what the frame's pickled objects become: REFUSE (an error),
+    UNPICKLE (the objects), OPAQUE (``Pickled(None)`` placeholders). Returns (entries live at ``now``, entries skipped as expired).
+    Raises ValueError naming the entry and the byte offset within the payload.
+    """
+    cdef Reader r
+    cdef Py_ssize_t i
+    cdef Py_ssize_t live = 0, expired = 0
+    cdef uint64_t delta
+    cdef int64_t expires
+    cdef const unsigned char *at
+    cdef Table table = None
+    cdef list out = None
+    cdef uint64_t n_objects, size
+    cdef Py_ssize_t n_payload
+    if type(payload) is not bytes:
+        raise TypeError(f"payload must be bytes, got {type(payload).__qualname__}")
+    if mode != REFUSE and mode != UNPICKLE and mode != OPAQUE:
+        raise ValueError(f"mode must be REFUSE, UNPICKLE or OPAQUE, got {mode}")
+    if isinstance(sink, Table):
+        table = <Table>sink
+    elif type(sink) is list:
+        out = <list>sink
+    elif sink is not None:
+        raise TypeError(f"sink must be a compiled table, a list or None, got {type(sink).__qualname__}")
+    # payload is a bytes object this call holds: its buffer can't move.
+    n_payload = PyBytes_GET_SIZE(payload)
+    reader_init(&r, <const unsigned char *>PyBytes_AS_STRING(payload), n_payload)
+    # The frame's pickled objects, as the decoder's unpickler argument.
+    _read_uvarint(&r, &n_objects)
+    if not n_objects:
+        objects = None if mode == REFUSE else []
+    elif mode == REFUSE:
+        raise ValueError(f"{_PICKLE_REFUSED} (the frame holds {n_objects} pickled objects, at byte 0)")
+    else:
+        at = r.pos
+        _read_uvarint(&r, &size)
+        if size > <uint64_t>(r.end - r.pos) or n_objects > size:
+            raise ValueError(f"pickled objects: {n_objects} in {size} bytes declared, "
+                             f"{r.end - r.pos} bytes remain, at byte {at - r.start}")
+        if mode == OPAQUE:
+            objects = [Pickled(None)] * <Py_ssize_t>n_objects
+        else:
+            pickled = PyBytes_FromStringAndSize(<const char *>r.pos, <Py_ssize_t>size)
+            try:
+                objects = _pickle_loads(pickled)
+            except Exception as exc:
+                raise ValueError(
+                    f"invalid pickled objects ({type(exc).__name__}: {exc}), at byte {at - r.start}") from exc
+            if type(objects) is not list or len(objects) != n_objects:
+                raise ValueError(f"pickled objects are not a list of {n_objects}, at byte {at - r.start}")
+        r.pos += size
+    for i in range(count):
+        try:
+            key = _decode_item(&r, 0, objects)
+            value = _decode_item(&r, 0, objects)
+            at = r.pos
+            _read_uvarint(&r, &delta)
+        except ValueError as exc:
+            raise ValueError(f"entry {i} of {count}: {exc}") from None
+        expires = 0
+        if delta:
+            if delta > <uint64_t>(INT64_MAX - created_ns):
+                raise ValueError(f"entry {i} of {count}: expiry out of range, at byte {at - r.start}")
+            expires = created_ns + <int64_t>delta
+            if expires <= now:
+                expired += 1
+                continue
+        if table is not None:
+            try:
+                table._store_at(key, value, expires)
+            except TypeError as exc:
+                raise ValueError(f"entry {i} of {count}: unusable key of type {type(key).__qualname__} ({exc})") from None
+        elif out is not None:
+            out.append((key, value, expires))
+        live += 1
+    if r.pos != r.end:
+        raise ValueError(f"trailing bytes: {r.end - r.pos} after the last of {count} entries, at byte {r.pos - r.start}")
+    return live, expired
+
+
+def merge(Table dst not None, Table src not None):
+    """Store every live entry of src into dst, with its expiry; src's value wins on a shared key."""
+    # The entries are collected first: storing runs keys' __eq__, which may change src.
+    cdef Refs refs = collect(src, _now_ns())
+    cdef Py_ssize_t i
+    for i in range(refs.n):
+        dst._store_at(<object>refs.refs[i].key, <object>refs.refs[i].value, refs.refs[i].expires)
+

@@ -1,0 +1,174 @@
+"""The pure-Python twin of ``_snapshot_c``: cache entries to frame payloads and back.
+
+``godistcache.snapshot`` owns the file format (header, frames, checksums,
+sealing, atomic writes); the twins do only the per-entry work inside a frame,
+which is where the time goes. An entries frame's payload is::
+
+    uvarint(P) | [uvarint(len) | pickle of a list of P objects, if P > 0] | entries
+
+and an entry is::
+
+    key item | value item | uvarint(expires - created_ns, or 0: never)
+
+with the items in the value codec's format (``_codec_py``). Keys and values
+the codec has no native form for (saved with ``allow_pickle=True``) are
+collected per frame and pickled together, once, as one list; their items are
+pickle references (tag 0x7E) to its indexes. One pickle per frame rather than
+one per value is what makes such values as fast as pickling the whole dict
+(a class is written once per frame, not once per value), and objects shared
+between the values of a frame stay shared, as in a pickle of the dict. ``created_ns`` is
+the snapshot's creation time, which is also the cut-off: only entries live at
+that instant are written, so every saved expiry is later than it and the
+delta of a saved expiring entry is at least 1.
+
+This twin works with either table (it uses only ``_iter`` and ``_put_at``);
+the compiled one needs the compiled table.
+"""
+
+from __future__ import annotations
+
+import pickle
+from typing import Any
+
+from ._codec_py import _PICKLE_REFUSED, Pickled, _decode_at, _encode_into, _put_uvarint, _read_uvarint
+
+__all__ = ["OPAQUE", "REFUSE", "UNPICKLE", "collect", "decode_frame", "encode_frame", "merge"]
+
+#: decode_frame modes: what happens to a frame's pickled objects.
+REFUSE = 0
+UNPICKLE = 1
+OPAQUE = 2
+
+_INT64_MAX = (1 << 63) - 1
+
+Entry = tuple[Any, Any, int]
+Sink = Any  # a table, a list of entries, or None
+
+
+def collect(table: Any, now: int) -> list[Entry]:
+    """References to the entries of table live at ``now``, in table order: (key, value, expires_ns)."""
+    return [e for e in table._iter(3) if e[2] == 0 or e[2] > now]
+
+
+def _where(i: int, key: Any) -> str:
+    # The key's type, not its value: messages end up in logs.
+    return f"entry {i} (key of type {type(key).__qualname__})"
+
+
+def encode_frame(refs: list[Entry], start: int, target: int, created_ns: int, allow_pickle: bool) -> tuple[bytes, int]:
+    """Encode refs[start:] until the payload reaches target bytes or the entries run out.
+
+    Returns:
+        (payload, number of entries in it).
+
+    Raises:
+        TypeError, ValueError: an entry does not encode; the message names
+            its position and key type.
+    """
+    if not 0 <= start <= len(refs):
+        raise IndexError(f"start {start} out of range for {len(refs)} entries")
+    out = bytearray()
+    objects: list[Any] | None = [] if allow_pickle else None
+    i = start
+    n = len(refs)
+    while i < n:
+        key, value, expires = refs[i]
+        try:
+            _encode_into(out, key, objects)
+            _encode_into(out, value, objects)
+        except TypeError as exc:
+            raise TypeError(f"{_where(i, key)}: {exc}") from exc
+        except ValueError as exc:
+            raise ValueError(f"{_where(i, key)}: {exc}") from exc
+        _put_uvarint(out, expires - created_ns if expires else 0)
+        i += 1
+        if len(out) >= target:
+            break
+    head = bytearray()
+    _put_uvarint(head, len(objects) if objects else 0)
+    if objects:
+        try:
+            data = pickle.dumps(objects, protocol=5)
+        except Exception as exc:
+            raise TypeError(f"entries {start} to {i - 1}: a key or value does not pickle: {exc}") from exc
+        _put_uvarint(head, len(data))
+        head += data
+    return bytes(head + out), i - start
+
+
+def decode_frame(payload: bytes, count: int, created_ns: int, now: int, mode: int, sink: Sink) -> tuple[int, int]:
+    """Decode the count entries of one frame's payload.
+
+    Args:
+        mode: what the frame's pickled objects become: REFUSE (an error),
+            UNPICKLE (the objects), OPAQUE (``Pickled(None)`` placeholders).
+        sink: a table (entries are stored with their expiry), a list
+            ((key, value, expires_ns) tuples are appended) or None.
+
+    Returns:
+        (entries live at ``now``, entries skipped because expired).
+
+    Raises:
+        ValueError: the payload is malformed; the message names the entry and
+            the byte offset within the payload.
+    """
+    if type(payload) is not bytes:
+        raise TypeError(f"payload must be bytes, got {type(payload).__qualname__}")
+    end = len(payload)
+    objects, pos = _read_objects(payload, end, mode)
+    live = expired = 0
+    for i in range(count):
+        try:
+            key, pos = _decode_at(payload, pos, end, objects)
+            value, pos = _decode_at(payload, pos, end, objects)
+            at = pos
+            delta, pos = _read_uvarint(payload, pos, end)
+        except ValueError as exc:
+            raise ValueError(f"entry {i} of {count}: {exc}") from None
+        expires = 0
+        if delta:
+            if delta > _INT64_MAX - created_ns:
+                raise ValueError(f"entry {i} of {count}: expiry out of range, at byte {at}")
+            expires = created_ns + delta
+            if expires <= now:
+                expired += 1
+                continue
+        if type(sink) is list:
+            sink.append((key, value, expires))
+        elif sink is not None:
+            try:
+                sink._put_at(key, value, expires)
+            except TypeError as exc:
+                raise ValueError(f"entry {i} of {count}: unusable key of type {type(key).__qualname__} ({exc})") from None
+        live += 1
+    if pos != end:
+        raise ValueError(f"trailing bytes: {end - pos} after the last of {count} entries, at byte {pos}")
+    return live, expired
+
+
+def _read_objects(payload: bytes, end: int, mode: int) -> tuple[Any, int]:
+    """The frame's pickled objects as the decoder's unpickler argument, and the offset of its first entry."""
+    n, pos = _read_uvarint(payload, 0, end)
+    if not n:
+        return (None if mode == REFUSE else []), pos
+    if mode == REFUSE:
+        raise ValueError(f"{_PICKLE_REFUSED} (the frame holds {n} pickled objects, at byte 0)")
+    at = pos
+    size, pos = _read_uvarint(payload, pos, end)
+    if size > end - pos or n > size:
+        raise ValueError(f"pickled objects: {n} in {size} bytes declared, {end - pos} bytes remain, at byte {at}")
+    if mode == OPAQUE:
+        return [Pickled(None)] * n, pos + size
+    try:
+        objects = pickle.loads(payload[pos : pos + size])
+    except Exception as exc:
+        raise ValueError(f"invalid pickled objects ({type(exc).__name__}: {exc}), at byte {at}") from exc
+    if type(objects) is not list or len(objects) != n:
+        raise ValueError(f"pickled objects are not a list of {n}, at byte {at}")
+    return objects, pos + size
+
+
+def merge(dst: Any, src: Any) -> None:
+    """Store every live entry of src into dst, with its expiry; src's value wins on a shared key."""
+    for key, value, expires in src._iter(3):
+        dst._put_at(key, value, expires)
