@@ -506,8 +506,9 @@ def load_into(
     with _Opened(path, keyring, need_key=True) as snap:
         if require_sealed and not snap.header.sealed:
             raise SnapshotError(
-                f"{snap.path}: the snapshot is not sealed, but this cache has a cipher key: anyone who can write the "
-                "file can write an unsealed one. Pass require_sealed=False to load it anyway.",
+                f"{snap.path}: the snapshot is not sealed, and sealed files are required "
+                f"({'the cache has a cipher key' if keyring is not None else 'require_sealed=True'}): anyone who can "
+                "write the file can write an unsealed one. Pass require_sealed=False to load it anyway.",
                 path=snap.path,
             )
         mode = UNPICKLE if snap.header.sealed or allow_pickle else REFUSE
