@@ -10,7 +10,16 @@
 from ._table import CORE
 from .cache import TTL, Cache
 from .crypto import Keyring
-from .errors import ConfigurationError, DecryptionError, GoDistCacheError, SnapshotAuthenticationError, SnapshotError
+from .errors import (
+    ConfigurationError,
+    DecryptionError,
+    GoDistCacheError,
+    SnapshotAuthenticationError,
+    SnapshotError,
+    SyncError,
+)
+from .persist import Persister
+from .s3 import S3Store
 
 __version__ = "0.1.0"
 
@@ -22,7 +31,11 @@ __all__ = [
     "DecryptionError",
     "GoDistCacheError",
     "Keyring",
+    "Persister",
+    "S3Store",
     "SnapshotAuthenticationError",
     "SnapshotError",
+    "SyncError",
     "__version__",
 ]
+

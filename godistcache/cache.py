@@ -28,6 +28,7 @@ from . import snapshot as _snapshot
 from ._table import TTL, Table, own_methods
 from .crypto import ENV_KEY, CipherKey, Keyring, _crypt_c
 from .errors import ConfigurationError, DecryptionError
+from .persist import Persister, Store
 from .snapshot import Progress
 
 __all__ = ["Cache", "CipherKeys", "TTL"]
@@ -426,6 +427,72 @@ class _SnapshotMethods:
                 codec would need pickle for); nothing is written then.
         """
         return _snapshot.dump_json(self, out, _instance_id(instance_id))
+
+    def persist_to_s3(self, store: Store, interval: float = 900.0, **options: Any) -> Persister:
+        """Upload a snapshot of this cache to store every interval seconds, from a daemon thread.
+
+        Args:
+            store: an :class:`~godistcache.s3.S3Store` (or anything with
+                ``upload(path) -> str``).
+            interval: seconds between uploads.
+            options: passed to :class:`~godistcache.persist.Persister`
+                (``min_backoff``, ``allow_pickle``, ``seal``, ``final_flush``).
+
+        Returns:
+            The running :class:`~godistcache.persist.Persister`: ``flush()``
+            uploads now, ``stop()`` (or leaving a ``with`` block) ends it
+            after a final upload. It holds the cache by weak reference.
+        """
+        from .persist import Persister
+
+        return Persister(self, store, interval, **options)
+
+    @classmethod
+    def from_s3(
+        cls,
+        store: Any,
+        default_ttl: TTL | None = 0,
+        *,
+        cipher_key: CipherKeys | None = None,
+        merge_instances: bool = False,
+        allow_pickle: bool = False,
+        require_sealed: bool | None = None,
+    ) -> Any:
+        """A new cache bootstrapped from an object store.
+
+        Args:
+            store: an :class:`~godistcache.s3.S3Store`.
+            default_ttl, cipher_key: as for the constructor (the keyring
+                opens sealed snapshots and is the new cache's keyring).
+            merge_instances: False loads the master snapshot (the newest upload
+                of any instance); True loads the newest snapshot of every
+                instance, oldest first, so that on a key present in several
+                the snapshot written last wins.
+            allow_pickle, require_sealed: as for :meth:`load`.
+
+        Raises:
+            SyncError: the store can't be read (the message says why).
+            SnapshotError, DecryptionError, ConfigurationError: as for :meth:`load`.
+        """
+        import tempfile
+
+        cache = cls(default_ttl, cipher_key=cipher_key)  # type: ignore[call-arg]
+        with tempfile.TemporaryDirectory(prefix="godistcache-bootstrap-") as tmp:
+            if not merge_instances:
+                path = os.path.join(tmp, "master.godistcache")
+                store.download_master(path)
+                cache.load(path, allow_pickle=allow_pickle, require_sealed=require_sealed)
+                return cache
+            paths = []
+            for i, backup in enumerate(store.newest_per_instance().values()):
+                path = os.path.join(tmp, f"{i}.godistcache")
+                store.download(backup.object_name, path)
+                paths.append(path)
+            # Oldest snapshot first: a later one overwrites the keys they share.
+            paths.sort(key=_snapshot.created_ns)
+            for path in paths:
+                cache.load(path, merge=True, allow_pickle=allow_pickle, require_sealed=require_sealed)
+        return cache
 
     @classmethod
     def from_file(

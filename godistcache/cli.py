@@ -14,12 +14,12 @@ import json
 import logging
 import os
 import sys
-import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from typing import IO, TYPE_CHECKING, Any, Callable, Optional, cast
 
 from . import __version__
+from ._files import atomic_write
 
 if TYPE_CHECKING:
     from ._progress import ProgressBar
@@ -320,20 +320,8 @@ def _export_to_file(path: str, output: str, keyring: Optional[Keyring], bar: Pro
     """export_json into output, through a temporary file renamed over it: never a half-written output."""
     from . import snapshot
 
-    target = os.path.abspath(output)
-    directory, name = os.path.split(target)
-    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=directory)
-    try:
-        with open(fd, "w", encoding="utf-8", newline="\n") as f:
-            n = snapshot.export_json(path, f, keyring, progress=bar)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    return n
+    with atomic_write(output, "w", encoding="utf-8", newline="\n") as f:
+        return snapshot.export_json(path, f, keyring, progress=bar)
 
 
 def _export(args: argparse.Namespace) -> int:
@@ -356,6 +344,95 @@ def _export(args: argparse.Namespace) -> int:
 
 def _cmd_export(args: argparse.Namespace) -> int:
     return _snapshot_command(args, _export)
+
+
+# --------------------------------------------------------------------------- s3
+
+S3_EXITS = (
+    "Exit status: 0 ok; 1 the store failed or refused (wrong credentials, no such bucket or object, "
+    "unreachable endpoint), or FILE is not a snapshot; 2 usage errors, an S3 variable unset or malformed, "
+    "a local file that can't be opened or written."
+)
+S3_ENV_HELP = (
+    "The store comes from the environment: GODISTCACHE_S3_ENDPOINT (host:port or http(s)://host:port), "
+    "GODISTCACHE_S3_BUCKET, GODISTCACHE_S3_ACCESS_KEY and GODISTCACHE_S3_SECRET_KEY (required), "
+    "GODISTCACHE_S3_OBJECT (default cache), GODISTCACHE_S3_SSL (true/false; default from the endpoint, "
+    "else true) and GODISTCACHE_INSTANCE_ID (default the host name). Credentials are never taken on the "
+    "command line."
+)
+
+
+def _s3_command(args: argparse.Namespace, body: Callable[[argparse.Namespace], int]) -> int:
+    """As _snapshot_command, and a SyncError (the store failed or refused) is status 1."""
+    from .errors import SyncError
+
+    def run(ns: argparse.Namespace) -> int:
+        try:
+            return body(ns)
+        except SyncError as exc:
+            raise _Failed(str(exc), 1) from exc
+
+    return _snapshot_command(args, run)
+
+
+def _transfer_bar(args: argparse.Namespace, label: str) -> ProgressBar:
+    """A progress bar for a transfer: on a terminal only, not with -q, and not for one over in half a second."""
+    from ._progress import ProgressBar
+
+    enabled = False if getattr(args, "quiet", False) else None
+    return ProgressBar(0, label, enabled=enabled, delay=PROGRESS_DELAY)
+
+
+def _s3_store() -> Any:
+    from .s3 import S3Store
+
+    return S3Store.from_env()
+
+
+def _s3_ls(args: argparse.Namespace) -> int:
+    store = _s3_store()
+    backups = store.backups(args.instance)
+    if not backups:
+        who = f" of instance {args.instance}" if args.instance else ""
+        logger.info("no backups%s under %s/%s_*%s", who, store.bucket, store.object_name, ".godistcache")
+        return 0
+    rows = [(b.object_name, b.instance_id, b.date.isoformat(), f"{b.size:,}") for b in backups]
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    for name, instance, day, size in rows:
+        print(f"{name:<{widths[0]}}  {instance:<{widths[1]}}  {day:<{widths[2]}}  {size:>{widths[3]}}")
+    return 0
+
+
+def _cmd_s3_ls(args: argparse.Namespace) -> int:
+    return _s3_command(args, _s3_ls)
+
+
+def _s3_pull(args: argparse.Namespace) -> int:
+    store = _s3_store()
+    name = args.object or store.master_name
+    with _transfer_bar(args, "pull") as bar:
+        size = store.download(name, args.file, progress=bar)
+    print(f"pulled {store.bucket}/{name} to {args.file} ({_plural(size, 'byte', 'bytes')})")
+    return 0
+
+
+def _cmd_s3_pull(args: argparse.Namespace) -> int:
+    return _s3_command(args, _s3_pull)
+
+
+def _s3_push(args: argparse.Namespace) -> int:
+    path: str = args.file
+    _stat_header(path)  # only snapshot files go up: SnapshotError (1) or OSError (2) otherwise
+    store = _s3_store()
+    with _transfer_bar(args, "push") as bar:
+        name = store.upload(path, progress=bar)
+    size = bar.total
+    print(f"pushed {path} to {store.bucket}/{name} ({_plural(size, 'byte', 'bytes')}); {store.bucket}/{store.master_name} refreshed")
+    return 0
+
+
+def _cmd_s3_push(args: argparse.Namespace) -> int:
+    return _s3_command(args, _s3_push)
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -462,6 +539,51 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     export.add_argument("-o", "--output", metavar="OUT", help="write to OUT (mode 0600) instead of stdout")
     export.set_defaults(func=_cmd_export)
+
+    s3 = sub.add_parser(
+        "s3",
+        help="list, download and upload snapshots in an S3 bucket",
+        description="Snapshots in an S3-compatible object store. " + S3_ENV_HELP,
+        epilog=S3_EXITS,
+    )
+    s3_sub = s3.add_subparsers(dest="s3_command", metavar="ACTION", required=True)
+    s3_ls = s3_sub.add_parser(
+        "ls",
+        parents=[common],
+        help="list the dated backups in the bucket",
+        description=(
+            "Print one line per dated backup (<object>_<instance>_<YYYY-MM-DD>.godistcache): object name, "
+            "instance, date, size in bytes. " + S3_ENV_HELP
+        ),
+        epilog=S3_EXITS,
+    )
+    s3_ls.add_argument("--instance", metavar="ID", help="only the backups of instance ID")
+    s3_ls.set_defaults(func=_cmd_s3_ls)
+    s3_pull = s3_sub.add_parser(
+        "pull",
+        parents=[common],
+        help="download a snapshot (the master by default) to a file",
+        description=(
+            "Download an object, by default the master <object>.godistcache, to FILE through a temporary "
+            "file renamed over it: FILE is whole or untouched. " + S3_ENV_HELP
+        ),
+        epilog=S3_EXITS,
+    )
+    s3_pull.add_argument("--object", metavar="NAME", help="the object to download (default: the master)")
+    s3_pull.add_argument("file", metavar="FILE", help="where to write it")
+    s3_pull.set_defaults(func=_cmd_s3_pull)
+    s3_push = s3_sub.add_parser(
+        "push",
+        parents=[common],
+        help="upload a snapshot file as this instance's backup of today and make it the master",
+        description=(
+            "Upload the snapshot FILE to <object>_<instance>_<YYYY-MM-DD>.godistcache (today, UTC), then "
+            "refresh <object>.godistcache from it by a server-side copy. " + S3_ENV_HELP
+        ),
+        epilog=S3_EXITS,
+    )
+    s3_push.add_argument("file", metavar="FILE", help="the snapshot (.godistcache) file")
+    s3_push.set_defaults(func=_cmd_s3_push)
     return parser
 
 

@@ -8,7 +8,7 @@ working.
 
 from __future__ import annotations
 
-__all__ = ["ConfigurationError", "DecryptionError", "GoDistCacheError", "SnapshotAuthenticationError", "SnapshotError"]
+__all__ = ["ConfigurationError", "DecryptionError", "GoDistCacheError", "SnapshotAuthenticationError", "SnapshotError", "SyncError"]
 
 
 class GoDistCacheError(Exception):
@@ -49,3 +49,39 @@ class SnapshotAuthenticationError(SnapshotError, DecryptionError):
 
     Both a :class:`SnapshotError` and a :class:`DecryptionError`.
     """
+
+
+class SyncError(GoDistCacheError):
+    """Talking to the S3 object store failed (:mod:`godistcache.s3`).
+
+    Wrong credentials, a missing bucket or object, an endpoint that can't be
+    reached or that fails. The message names the endpoint, bucket and object
+    and the cause, never a credential; the minio or urllib3 exception is the
+    ``__cause__``.
+
+    Attributes:
+        code: the cause in one word: the S3 error code (``NoSuchBucket``,
+            ``SignatureDoesNotMatch``, ...) or ``ConnectionRefused``,
+            ``ConnectTimeout``, ``ReadTimeout``, ``TLSError``, ``HTTP 503``, ...
+        endpoint: the endpoint's URL.
+        bucket: the bucket.
+        object_name: the object, or None.
+        operation: what was being done (``upload``, ``download``, ``list``, ...).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        endpoint: str | None = None,
+        bucket: str | None = None,
+        object_name: str | None = None,
+        operation: str | None = None,
+    ):
+        super().__init__(message)
+        self.code = code
+        self.endpoint = endpoint
+        self.bucket = bucket
+        self.object_name = object_name
+        self.operation = operation

@@ -70,7 +70,6 @@ import json
 import math
 import os
 import struct
-import tempfile
 import uuid
 import zlib
 from collections.abc import Iterator
@@ -81,7 +80,8 @@ from typing import IO, Any, Callable, Optional, Union
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from . import _snapshot_py
+from . import _snapshot_py, _telemetry
+from ._files import atomic_write
 from ._snapshot_py import OPAQUE, REFUSE, UNPICKLE
 from ._codec_py import Pickled
 from ._compat import NO_EXTENSIONS, warn_fallback
@@ -95,6 +95,7 @@ __all__ = [
     "Header",
     "Progress",
     "SnapshotInfo",
+    "created_ns",
     "dump_json",
     "export_json",
     "inspect",
@@ -258,16 +259,6 @@ class _FrameWriter:
         self.index += 1
 
 
-def _fsync_dir(directory: str) -> None:
-    if os.name != "posix":  # pragma: no cover - Windows has no directory fsync
-        return
-    fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def save(
     table: Any,
     path: PathLike,
@@ -292,6 +283,16 @@ def save(
         OSError: the file could not be written; the target is untouched.
     """
     target = os.path.abspath(os.fspath(path))
+    with _telemetry.span("save", path=target, sealed=keyring is not None) as span:
+        n = _save(table, target, keyring, allow_pickle, instance_id, progress)
+        _telemetry.set_attributes(span, entries=n, bytes=os.path.getsize(target))
+    _telemetry.count("entries", n, "save")
+    return n
+
+
+def _save(
+    table: Any, target: str, keyring: Optional[Keyring], allow_pickle: bool, instance_id: str, progress: Optional[Progress]
+) -> int:
     core = _core(table)
     now = now_ns()
     refs = core.collect(table, now)
@@ -299,34 +300,21 @@ def save(
     salt = os.urandom(32)
     header = _build_header(now, n, keyring._ids[-1] if keyring is not None else None, salt, instance_id)
     aead = keyring._derive(None, salt, KDF_INFO) if keyring is not None else None
-    directory, name = os.path.split(target)
-    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=directory)
-    try:
-        with open(fd, "wb", buffering=1 << 20) as f:
-            f.write(header)
-            out = _FrameWriter(f, header, aead)
-            done = 0
-            frames = 0
-            while done < n:
-                payload, k = core.encode_frame(refs, done, FRAME_TARGET, now, allow_pickle)
-                if len(payload) > MAX_FRAME:
-                    raise ValueError(f"entry {done}: larger than a frame can hold ({len(payload)} > {MAX_FRAME} bytes)")
-                out.frame(FRAME_ENTRIES, k, payload)
-                done += k
-                frames += 1
-                if progress is not None:
-                    progress(done, n)
-            out.frame(FRAME_END, 0, _END.pack(n, frames))
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    _fsync_dir(directory)
+    with atomic_write(target, "wb", buffering=1 << 20) as f:
+        f.write(header)
+        out = _FrameWriter(f, header, aead)
+        done = 0
+        frames = 0
+        while done < n:
+            payload, k = core.encode_frame(refs, done, FRAME_TARGET, now, allow_pickle)
+            if len(payload) > MAX_FRAME:
+                raise ValueError(f"entry {done}: larger than a frame can hold ({len(payload)} > {MAX_FRAME} bytes)")
+            out.frame(FRAME_ENTRIES, k, payload)
+            done += k
+            frames += 1
+            if progress is not None:
+                progress(done, n)
+        out.frame(FRAME_END, 0, _END.pack(n, frames))
     return n
 
 
@@ -368,6 +356,12 @@ def read_header(f: IO[bytes], path: str, file_size: int) -> Header:
     except UnicodeDecodeError:
         raise _fail("instance id is not UTF-8", path, offset=_HEADER.size) from None
     return Header(version, flags, codec, created, count, kid if sealed else None, salt, instance_id, raw)
+
+
+def created_ns(path: PathLike) -> int:
+    """When a snapshot file's entries were cut (Unix ns), read from its checked header."""
+    with open(path, "rb") as f:
+        return read_header(f, os.fspath(path), os.fstat(f.fileno()).st_size).created_ns
 
 
 def _frames(
@@ -500,6 +494,16 @@ def load_into(
     progress: Optional[Progress] = None,
 ) -> int:
     """Load a snapshot into cache; see :meth:`Cache.load`. Returns the entries loaded."""
+    with _telemetry.span("load", path=os.fspath(path), merge=merge) as span:
+        n = _load_into(cache, path, merge, allow_pickle, require_sealed, progress)
+        _telemetry.set_attributes(span, entries=n)
+    _telemetry.count("entries", n, "load")
+    return n
+
+
+def _load_into(
+    cache: Any, path: PathLike, merge: bool, allow_pickle: bool, require_sealed: Optional[bool], progress: Optional[Progress]
+) -> int:
     keyring: Optional[Keyring] = getattr(cache, "_keyring", None)
     if require_sealed is None:
         require_sealed = keyring is not None

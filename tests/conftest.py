@@ -19,6 +19,8 @@ import pytest
 
 from godistcache.cache import _CacheMethods
 
+from .s3server import s3server  # noqa: F401  (the session S3 server fixture)
+
 NO_EXTENSIONS = os.environ.get("GODISTCACHE_NO_EXTENSIONS", "") not in ("", "0")
 
 #: A fixed Unix time (2023-11-14T22:13:20Z) in ns: tests that freeze the clock start here.

@@ -1,0 +1,675 @@
+"""Snapshot files in an S3-compatible object store (AWS S3, MinIO, SeaweedFS, ...).
+
+:class:`S3Store` keeps a cache's snapshot files (:meth:`Cache.save`) in one
+bucket, through the ``minio`` client, with this layout::
+
+    <object>_<instance>_<YYYY-MM-DD>.godistcache   each instance's backup of the day (UTC)
+    <object>.godistcache                          the master: a server-side copy of the newest upload
+
+An instance writes only its own dated objects and the master; it never
+overwrites another instance's backups, and :meth:`S3Store.prune` deletes only
+its own. Every failure to talk to the store raises :class:`SyncError` naming
+the endpoint, bucket, object and cause (wrong credentials, missing bucket or
+object, unreachable endpoint, ...). The access key and the secret key appear
+in no log record, repr or exception message.
+
+    >>> store = S3Store.from_env()                       # doctest: +SKIP
+    >>> cache.save("/tmp/cache.godistcache")             # doctest: +SKIP
+    >>> store.upload("/tmp/cache.godistcache")           # doctest: +SKIP
+    'cache_web-1_2026-11-24.godistcache'
+    >>> store.download_master("/tmp/master.godistcache")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import logging
+import os
+import re
+import socket
+import threading
+import urllib.parse
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any, Callable, NoReturn, Optional
+
+from . import _telemetry
+from ._files import atomic_write
+from .errors import ConfigurationError, SyncError
+
+__all__ = ["SUFFIX", "Backup", "S3Store"]
+
+logger = logging.getLogger(__name__)
+
+#: What every object name this module writes ends with.
+SUFFIX = ".godistcache"
+
+#: Called with (bytes transferred, bytes in all) as a transfer goes; same as :data:`godistcache.snapshot.Progress`.
+Progress = Callable[[int, int], None]
+
+_ENV = "GODISTCACHE_S3_"
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off"})
+#: An instance id: it becomes part of object names, so no "/" and nothing a shell or URL must quote.
+_INSTANCE_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+#: The object name (a prefix of every object): may have "/"-separated folders.
+_OBJECT_RE = re.compile(r"[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*")
+_DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
+#: Above this size S3 copies no object in one request; compose_object does it in parts.
+_MAX_COPY = 5 * 1024**3
+_CHUNK = 1024 * 1024
+
+#: S3 error codes and what they mean, for SyncError messages.
+_CAUSES = {
+    "InvalidAccessKeyId": "wrong credentials: the server does not know the access key",
+    "SignatureDoesNotMatch": "wrong credentials: the secret key does not match the access key",
+    "AccessDenied": "access denied: the credentials are not allowed to do this",
+    "InvalidToken": "wrong credentials: the session token is not valid",
+    "ExpiredToken": "wrong credentials: the session token has expired",
+    "RequestTimeTooSkewed": "this machine's clock is too far from the server's",
+    "NoSuchBucket": "the bucket does not exist",
+    "NoSuchKey": "the object does not exist",
+    "NoSuchObject": "the object does not exist",
+    "ResourceNotFound": "the object does not exist",
+}
+
+
+class _Hidden:
+    """A secret that shows as ``'***'`` in reprs, ``vars()`` and tracebacks' locals."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "'***'"
+
+    __str__ = __repr__
+
+
+@dataclass(frozen=True)
+class Backup:
+    """One instance's dated backup in the bucket.
+
+    Attributes:
+        object_name: the object's full name, ``<object>_<instance>_<YYYY-MM-DD>.godistcache``.
+        instance_id: the instance that wrote it.
+        date: the UTC date in its name.
+        size: its size in bytes.
+        last_modified: when the store last wrote it (UTC), if the store says.
+    """
+
+    object_name: str
+    instance_id: str
+    date: datetime.date
+    size: int
+    last_modified: Optional[datetime.datetime]
+
+
+def _today() -> datetime.date:
+    return datetime.datetime.now(datetime.timezone.utc).date()
+
+
+def _parse_endpoint(endpoint: str, secure: Optional[bool]) -> tuple[str, bool]:
+    """(``host[:port]``, secure) for an endpoint given as a URL or as ``host[:port]``."""
+    text = endpoint.strip()
+    if not text:
+        raise ConfigurationError("the S3 endpoint is empty")
+    if "://" in text:
+        url = urllib.parse.urlsplit(text)
+        scheme = url.scheme.lower()
+        if scheme not in ("http", "https"):
+            raise ConfigurationError(f"the S3 endpoint's scheme must be http or https, not {url.scheme!r}")
+        if url.username is not None or url.password is not None:
+            # Never echo it: the URL holds a credential.
+            raise ConfigurationError("the S3 endpoint must not hold credentials (user:password@): give access_key and secret_key")
+        if url.path not in ("", "/") or url.query or url.fragment:
+            raise ConfigurationError(f"the S3 endpoint must be scheme://host[:port] only, without a path or query: {text!r}")
+        if not url.hostname:
+            raise ConfigurationError(f"the S3 endpoint has no host: {text!r}")
+        try:
+            url.port  # noqa: B018  (validates the port)
+        except ValueError:
+            raise ConfigurationError(f"the S3 endpoint's port is not a number in 1..65535: {text!r}") from None
+        return url.netloc, (scheme == "https") if secure is None else secure
+    if "@" in text:
+        raise ConfigurationError("the S3 endpoint must not hold credentials (user:password@): give access_key and secret_key")
+    if "/" in text or "?" in text or "#" in text:
+        raise ConfigurationError(f"the S3 endpoint must be host[:port] or scheme://host[:port]: {text!r}")
+    try:
+        urllib.parse.urlsplit("//" + text).port  # noqa: B018  (validates the port)
+    except ValueError:
+        raise ConfigurationError(f"the S3 endpoint's port is not a number in 1..65535: {text!r}") from None
+    return text, True if secure is None else secure
+
+
+def _parse_bool(name: str, value: str) -> bool:
+    v = value.strip().lower()
+    if v in _TRUE:
+        return True
+    if v in _FALSE:
+        return False
+    raise ConfigurationError(f"{name} must be true or false (also 1/0, yes/no, on/off), got {value!r}")
+
+
+def _check_instance_id(instance_id: str, where: str) -> str:
+    if not _INSTANCE_RE.fullmatch(instance_id):
+        raise ConfigurationError(
+            f"{where} {instance_id!r} can't be part of an object name: use 1 to 128 letters, digits, '.', '_' "
+            "or '-', starting with a letter or digit (set GODISTCACHE_INSTANCE_ID or pass instance_id=)"
+        )
+    return instance_id
+
+
+class _TransferProgress:
+    """The progress object minio's put_object takes (set_meta, update), calling progress(done, total).
+
+    minio uploads the parts of a large object from several threads; the count is kept under a lock.
+    """
+
+    def __init__(self, progress: Progress, total: int) -> None:
+        self._progress = progress
+        self._lock = threading.Lock()
+        self.total = total
+        self.done = 0
+
+    def set_meta(self, object_name: str, total_length: int) -> None:
+        with self._lock:
+            self.total = total_length
+            self._progress(self.done, self.total)
+
+    def update(self, length: int) -> None:
+        with self._lock:
+            self.done += length
+            self._progress(min(self.done, self.total), self.total)
+
+    def finish(self) -> None:
+        with self._lock:
+            if self.done < self.total or self.total == 0:
+                self.done = self.total
+                self._progress(self.done, self.total)
+
+
+class S3Store:
+    """Snapshot files of one cache in one S3 bucket, as one instance sees them.
+
+    Args:
+        endpoint: the server, as ``host[:port]`` or as a URL ``https://host[:port]`` /
+            ``http://host[:port]`` (nothing after the port).
+        bucket: the bucket; it must exist (it is never created).
+        access_key: the access key id. Never logged or shown.
+        secret_key: the secret key. Never logged or shown.
+        secure: use HTTPS. None (the default) takes it from the endpoint's
+            scheme, and is True for a bare ``host:port``; a value given
+            explicitly wins over the scheme.
+        object_name: the name the objects start with (``"cache"`` gives
+            ``cache.godistcache`` and ``cache_<instance>_<date>.godistcache``);
+            may hold ``/``-separated folders.
+        instance_id: this instance's name in its backups' names; None takes
+            ``GODISTCACHE_INSTANCE_ID``, else the host name.
+        region: the bucket's region; None asks the server once per bucket.
+        connect_timeout: seconds to wait for a TCP connection.
+        read_timeout: seconds to wait for each read from the server.
+        retries: how many times a failed request (connection error, timeout,
+            HTTP 500/502/503/504) is retried, after 0.2 s, 0.4 s, ...; the
+            defaults make an unreachable endpoint fail within seconds.
+
+    Raises:
+        ConfigurationError: a malformed endpoint, bucket, object name or instance id, or no credentials.
+    """
+
+    def __init__(
+        self,
+        endpoint: str,
+        bucket: str,
+        access_key: str,
+        secret_key: str,
+        secure: Optional[bool] = None,
+        object_name: str = "cache",
+        instance_id: Optional[str] = None,
+        region: Optional[str] = None,
+        *,
+        connect_timeout: float = 3.0,
+        read_timeout: float = 60.0,
+        retries: int = 1,
+    ) -> None:
+        import certifi
+        import urllib3
+        from minio import Minio
+        from minio.helpers import check_bucket_name
+
+        host, use_tls = _parse_endpoint(endpoint, secure)
+        if not access_key or not secret_key:
+            raise ConfigurationError("S3 credentials are missing: both access_key and secret_key are needed")
+        try:
+            check_bucket_name(bucket)
+        except ValueError:
+            raise ConfigurationError(f"not a valid S3 bucket name: {bucket!r}") from None
+        object_name = object_name.strip()
+        if object_name.endswith(SUFFIX):
+            object_name = object_name[: -len(SUFFIX)]
+        if not _OBJECT_RE.fullmatch(object_name):
+            raise ConfigurationError(
+                f"not a valid object name: {object_name!r} (letters, digits, '.', '_', '-', and '/' between folders)"
+            )
+        if instance_id is None:
+            instance_id = _check_instance_id(
+                os.environ.get("GODISTCACHE_INSTANCE_ID") or socket.gethostname(), "the instance id"
+            )
+        else:
+            instance_id = _check_instance_id(instance_id, "instance_id")
+
+        self.endpoint = host
+        self.secure = use_tls
+        self.bucket = bucket
+        self.object_name = object_name
+        self.instance_id = instance_id
+        self.region = region
+        self._access_key = _Hidden(access_key)
+        self._secret_key = _Hidden(secret_key)
+        http = urllib3.PoolManager(
+            timeout=urllib3.Timeout(connect=connect_timeout, read=read_timeout),
+            maxsize=10,
+            cert_reqs="CERT_REQUIRED",
+            ca_certs=os.environ.get("SSL_CERT_FILE") or certifi.where(),
+            retries=urllib3.Retry(
+                total=retries,
+                connect=retries,
+                read=retries,
+                backoff_factor=0.2,
+                status_forcelist=[500, 502, 503, 504],
+            ),
+        )
+        self._client = Minio(host, access_key=access_key, secret_key=secret_key, secure=use_tls, region=region, http_client=http)
+
+    @classmethod
+    def from_env(
+        cls,
+        environ: Optional[Mapping[str, str]] = None,
+        **overrides: Any,
+    ) -> S3Store:
+        """A store configured by the environment, as the original godistcache was.
+
+        ``GODISTCACHE_S3_ENDPOINT``, ``GODISTCACHE_S3_BUCKET``,
+        ``GODISTCACHE_S3_ACCESS_KEY`` and ``GODISTCACHE_S3_SECRET_KEY`` are
+        required; ``GODISTCACHE_S3_OBJECT`` (default ``cache``),
+        ``GODISTCACHE_S3_SSL`` (true/false; default: the endpoint's scheme, else
+        true) and ``GODISTCACHE_INSTANCE_ID`` (default: the host name) are
+        optional. An empty variable counts as unset.
+
+        Args:
+            environ: where to read the variables; None is ``os.environ``.
+            **overrides: constructor arguments (``endpoint=``, ``bucket=``,
+                ``access_key=``, ``secret_key=``, ``secure=``, ``object_name=``,
+                ``instance_id=``, ``region=``, ``connect_timeout=``, ...) that
+                win over the environment; a variable overridden need not be set.
+
+        Raises:
+            ConfigurationError: a required variable is unset or empty (the
+                message names every one missing), or a value is malformed.
+        """
+        env = os.environ if environ is None else environ
+
+        def get(var: str) -> Optional[str]:
+            value = env.get(var, "")
+            return value if value.strip() else None
+
+        args: dict[str, Any] = {}
+        missing = []
+        for param, var in (
+            ("endpoint", _ENV + "ENDPOINT"),
+            ("bucket", _ENV + "BUCKET"),
+            ("access_key", _ENV + "ACCESS_KEY"),
+            ("secret_key", _ENV + "SECRET_KEY"),
+        ):
+            if param in overrides:
+                continue
+            value = get(var)
+            if value is None:
+                missing.append(var)
+            else:
+                args[param] = value.strip()
+        if missing:
+            raise ConfigurationError(f"S3 is not configured: set {', '.join(missing)}")
+        obj = get(_ENV + "OBJECT")
+        if obj is not None:
+            args["object_name"] = obj
+        ssl = get(_ENV + "SSL")
+        if ssl is not None and "secure" not in overrides:
+            args["secure"] = _parse_bool(_ENV + "SSL", ssl)
+        instance = get("GODISTCACHE_INSTANCE_ID")
+        if "instance_id" not in overrides:
+            if instance is not None:
+                args["instance_id"] = _check_instance_id(instance.strip(), "GODISTCACHE_INSTANCE_ID")
+            else:
+                args["instance_id"] = _check_instance_id(socket.gethostname(), "the host name (the default instance id)")
+        args.update(overrides)
+        return cls(**args)
+
+    def __repr__(self) -> str:
+        scheme = "https" if self.secure else "http"
+        return (
+            f"S3Store(endpoint={scheme}://{self.endpoint!s}, bucket={self.bucket!r}, "
+            f"object_name={self.object_name!r}, instance_id={self.instance_id!r})"
+        )
+
+    def __reduce__(self) -> NoReturn:
+        raise TypeError("an S3Store holds credentials and does not pickle; make one in each process (S3Store.from_env())")
+
+    # ------------------------------------------------------------------ names
+
+    @property
+    def url(self) -> str:
+        """``http(s)://host:port`` of the endpoint."""
+        return f"{'https' if self.secure else 'http'}://{self.endpoint}"
+
+    @property
+    def master_name(self) -> str:
+        """The master object: ``<object>.godistcache``."""
+        return self.object_name + SUFFIX
+
+    def backup_name(self, date: Optional[datetime.date] = None) -> str:
+        """This instance's backup object for date (default: today, UTC): ``<object>_<instance>_<YYYY-MM-DD>.godistcache``."""
+        day = _today() if date is None else date
+        return f"{self.object_name}_{self.instance_id}_{day.isoformat()}{SUFFIX}"
+
+    def parse_backup_name(self, object_name: str) -> Optional[tuple[str, datetime.date]]:
+        """(instance id, date) of a backup object's name, or None if it is not one of this store's backups."""
+        prefix = self.object_name + "_"
+        if not (object_name.startswith(prefix) and object_name.endswith(SUFFIX)):
+            return None
+        middle = object_name[len(prefix) : -len(SUFFIX)]
+        instance, sep, day = middle.rpartition("_")
+        if not sep or not _INSTANCE_RE.fullmatch(instance) or not _DATE_RE.fullmatch(day):
+            return None
+        try:
+            return instance, datetime.date.fromisoformat(day)
+        except ValueError:
+            return None
+
+    # ------------------------------------------------------------------ errors
+
+    def _scrub(self, text: str) -> str:
+        for secret in (self._secret_key.reveal(), self._access_key.reveal()):
+            if secret:
+                text = text.replace(secret, "***")
+        return text
+
+    def _sync_error(self, operation: str, object_name: Optional[str], exc: BaseException) -> SyncError:
+        """A SyncError for exc, raised by minio or urllib3 during operation."""
+        import urllib3.exceptions
+        from minio.error import InvalidResponseError, S3Error, ServerError
+
+        code: str
+        where = f"{self.url}, bucket {self.bucket!r}" + (f", object {object_name!r}" if object_name else "")
+        if isinstance(exc, S3Error):
+            code = exc.code or "S3Error"
+            cause = _CAUSES.get(code)
+            if code == "NoSuchBucket":
+                cause = f"the bucket {self.bucket!r} does not exist"
+            elif code in ("NoSuchKey", "NoSuchObject", "ResourceNotFound"):
+                cause = f"the object {object_name!r} does not exist" if object_name else cause
+            if cause is None:
+                cause = self._scrub(exc.message or "the server refused the request")
+            cause = f"{cause} ({code})"
+        elif isinstance(exc, ServerError):
+            code = f"HTTP {exc.status_code}"
+            cause = f"the server failed (HTTP {exc.status_code})"
+        elif isinstance(exc, InvalidResponseError):
+            code = "InvalidResponse"
+            cause = f"the server's answer is not S3 (is this an S3 endpoint?): {self._scrub(str(exc))[:200]}"
+        elif isinstance(exc, urllib3.exceptions.HTTPError):
+            reason: BaseException = exc
+            if isinstance(exc, urllib3.exceptions.MaxRetryError) and exc.reason is not None:
+                reason = exc.reason
+            text = self._scrub(str(reason))
+            detail = text.split(": ", 1)[-1][:200]
+            # Order matters: urllib3's NewConnectionError is a ConnectTimeoutError too.
+            if isinstance(reason, urllib3.exceptions.SSLError):
+                code = "TLSError"
+                cause = f"unreachable: TLS failed ({detail}); is secure right?"
+            elif "refused" in text.lower():
+                code = "ConnectionRefused"
+                cause = "unreachable: connection refused (nothing listens there)"
+            elif isinstance(reason, urllib3.exceptions.NameResolutionError):
+                code = "NameResolution"
+                cause = "unreachable: the host name does not resolve"
+            elif isinstance(reason, urllib3.exceptions.NewConnectionError):
+                code = "ConnectionFailed"
+                cause = f"unreachable: {detail}"
+            elif isinstance(reason, urllib3.exceptions.ConnectTimeoutError):
+                code = "ConnectTimeout"
+                cause = "unreachable: timed out connecting"
+            elif isinstance(reason, urllib3.exceptions.ReadTimeoutError):
+                code = "ReadTimeout"
+                cause = "the server stopped answering (read timed out)"
+            else:
+                code = type(reason).__name__
+                cause = f"the connection failed: {type(reason).__name__}: {text[:200]}"
+        else:
+            code = type(exc).__name__
+            cause = f"{type(exc).__name__}: {self._scrub(str(exc))[:200]}"
+        # Only the server's and urllib3's words are scrubbed (above): this module's own never hold a secret.
+        message = f"S3 {operation} failed at {where}: {cause}"
+        return SyncError(
+            message,
+            code=code,
+            endpoint=self.url,
+            bucket=self.bucket,
+            object_name=object_name,
+            operation=operation,
+        )
+
+    @contextlib.contextmanager
+    def _sync(self, operation: str, object_name: Optional[str] = None) -> Iterator[None]:
+        """Turn minio's and urllib3's exceptions into SyncError (OSError of local files pass through)."""
+        import urllib3.exceptions
+        from minio.error import MinioException
+
+        try:
+            yield
+        except (MinioException, urllib3.exceptions.HTTPError) as exc:
+            err = self._sync_error(operation, object_name, exc)
+            logger.debug("%s", err)
+            raise err from exc
+
+    # ------------------------------------------------------------------ transfers
+
+    def check(self) -> None:
+        """Check that the endpoint answers, the credentials are accepted and the bucket exists.
+
+        Raises:
+            SyncError: they are not (the message says which).
+        """
+        with self._sync("check"):
+            # A listing, not bucket_exists: a HEAD hides the error code of wrong credentials.
+            for _ in self._client.list_objects(self.bucket, prefix=self.object_name):
+                break
+
+    def upload(self, path: str | os.PathLike[str], *, progress: Optional[Progress] = None) -> str:
+        """Upload a snapshot file as this instance's backup of today, then make it the master.
+
+        The file goes to ``<object>_<instance>_<YYYY-MM-DD>.godistcache``
+        (today in UTC; a second upload the same day replaces the first),
+        then ``<object>.godistcache`` is refreshed from it by a server-side
+        copy. No other object is written.
+
+        Args:
+            path: the local snapshot file (see :meth:`Cache.save`).
+            progress: called with (bytes sent, file size) as the upload goes.
+
+        Returns:
+            The dated object's name.
+
+        Raises:
+            SyncError: the store refused or could not be reached; if the copy
+                to the master failed, the dated backup is in place.
+            OSError: the file can't be read.
+        """
+        size = os.path.getsize(path)
+        with _telemetry.span("upload", path=os.fspath(path), bucket=self.bucket, bytes=size) as span:
+            name = self._upload(path, progress)
+            _telemetry.set_attributes(span, object=name)
+        _telemetry.count("bytes", size, "upload")
+        return name
+
+    def _upload(self, path: str | os.PathLike[str], progress: Optional[Progress]) -> str:
+        from minio.commonconfig import ComposeSource, CopySource
+
+        name = self.backup_name()
+        master = self.master_name
+        with open(path, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            watcher = _TransferProgress(progress, size) if progress is not None else None
+            if progress is not None:
+                progress(0, size)
+            logger.debug("S3 upload: %s (%d bytes) to %s/%s at %s", os.fspath(path), size, self.bucket, name, self.url)
+            with self._sync("upload", name):
+                self._client.put_object(
+                    self.bucket, name, f, size, content_type="application/octet-stream", progress=watcher
+                )
+        if watcher is not None:
+            watcher.finish()
+        with self._sync("copy to the master", master):
+            if size > _MAX_COPY:
+                self._client.compose_object(self.bucket, master, [ComposeSource(self.bucket, name)])
+            else:
+                self._client.copy_object(self.bucket, master, CopySource(self.bucket, name))
+        logger.debug("S3: uploaded %s/%s (%d bytes), master %s refreshed", self.bucket, name, size, master)
+        return name
+
+    def download(self, object_name: str, path: str | os.PathLike[str], *, progress: Optional[Progress] = None) -> int:
+        """Download an object to a local file, atomically.
+
+        The bytes go to a temporary file (mode 0600) in path's directory,
+        which is fsynced and renamed over path: path is never left holding
+        part of an object, and is untouched if the download fails.
+
+        Args:
+            object_name: the object, e.g. :attr:`master_name` or a :class:`Backup`'s.
+            path: the local file to write.
+            progress: called with (bytes received, object size) as the download goes.
+
+        Returns:
+            The number of bytes written.
+
+        Raises:
+            SyncError: the object does not exist, the store refused or could
+                not be reached, or the connection broke before the end.
+            OSError: the local file can't be written.
+        """
+        with _telemetry.span("download", object=object_name, bucket=self.bucket, path=os.fspath(path)) as span:
+            size = self._download(object_name, path, progress)
+            _telemetry.set_attributes(span, bytes=size)
+        _telemetry.count("bytes", size, "download")
+        return size
+
+    def _download(self, object_name: str, path: str | os.PathLike[str], progress: Optional[Progress]) -> int:
+        target = os.path.abspath(os.fspath(path))
+        done = 0
+        with atomic_write(target, "wb") as out:
+            with self._sync("download", object_name):
+                response = self._client.get_object(self.bucket, object_name)
+                try:
+                    total = int(response.headers.get("content-length") or 0)
+                    logger.debug("S3 download: %s/%s (%d bytes) at %s to %s", self.bucket, object_name, total, self.url, target)
+                    if progress is not None:
+                        progress(0, total)
+                    for chunk in response.stream(_CHUNK):
+                        out.write(chunk)
+                        done += len(chunk)
+                        if progress is not None:
+                            progress(done, max(total, done))
+                finally:
+                    response.close()
+                    response.release_conn()
+            if total and done != total:
+                raise SyncError(
+                    f"S3 download failed at {self.url}, bucket {self.bucket!r}, object {object_name!r}: "
+                    f"the connection ended after {done} of {total} bytes",
+                    code="Truncated",
+                    endpoint=self.url,
+                    bucket=self.bucket,
+                    object_name=object_name,
+                    operation="download",
+                )
+        logger.debug("S3: downloaded %s/%s (%d bytes) to %s", self.bucket, object_name, done, target)
+        return done
+
+    def download_master(self, path: str | os.PathLike[str], *, progress: Optional[Progress] = None) -> int:
+        """Download the master (``<object>.godistcache``) to path, atomically; as :meth:`download`."""
+        return self.download(self.master_name, path, progress=progress)
+
+    # ------------------------------------------------------------------ backups
+
+    def backups(self, instance_id: Optional[str] = None) -> list[Backup]:
+        """The dated backups in the bucket, of every instance or of one, sorted by instance then date.
+
+        Objects whose names are not ``<object>_<instance>_<YYYY-MM-DD>.godistcache`` are ignored.
+
+        Raises:
+            SyncError: the listing failed.
+        """
+        found = []
+        with self._sync("list", self.object_name + "_*" + SUFFIX):
+            for obj in self._client.list_objects(self.bucket, prefix=self.object_name + "_", recursive=True):
+                name = obj.object_name
+                parsed = None if name is None else self.parse_backup_name(name)
+                if name is None or parsed is None:
+                    continue
+                instance, day = parsed
+                if instance_id is not None and instance != instance_id:
+                    continue
+                found.append(Backup(name, instance, day, int(obj.size or 0), obj.last_modified))
+        found.sort(key=lambda b: (b.instance_id, b.date, b.object_name))
+        return found
+
+    def newest_per_instance(self) -> dict[str, Backup]:
+        """Each instance's newest backup (latest date, then latest write), by instance id."""
+        newest: dict[str, Backup] = {}
+        epoch = datetime.datetime.min.replace(tzinfo=datetime.timezone.utc)
+        for b in self.backups():
+            have = newest.get(b.instance_id)
+            if have is None or (b.date, b.last_modified or epoch) > (have.date, have.last_modified or epoch):
+                newest[b.instance_id] = b
+        return newest
+
+    def prune(self, keep_days: int, *, today: Optional[datetime.date] = None) -> list[str]:
+        """Delete this instance's backups dated more than keep_days days before today (UTC).
+
+        Only this instance's dated backups are candidates: never the master,
+        never another instance's. This instance's newest backup is kept
+        whatever its age, so an instance that stopped uploading still has one.
+
+        Args:
+            keep_days: backups dated today - keep_days or later are kept (0 keeps today's only).
+            today: the day to count from; None is today in UTC.
+
+        Returns:
+            The names of the objects deleted.
+
+        Raises:
+            ValueError: keep_days < 0.
+            SyncError: the listing or a deletion failed (the ones before it are deleted).
+        """
+        if keep_days < 0:
+            raise ValueError(f"keep_days must be >= 0, got {keep_days}")
+        cutoff = (_today() if today is None else today) - datetime.timedelta(days=keep_days)
+        mine = self.backups(self.instance_id)
+        if not mine:
+            return []
+        newest = max(mine, key=lambda b: b.date)
+        deleted = []
+        for b in mine:
+            if b.date < cutoff and b is not newest and b.instance_id == self.instance_id:
+                with self._sync("delete", b.object_name):
+                    self._client.remove_object(self.bucket, b.object_name)
+                deleted.append(b.object_name)
+        if deleted:
+            logger.info("S3: pruned %d backup(s) of %s older than %s", len(deleted), self.instance_id, cutoff.isoformat())
+        return deleted
