@@ -60,6 +60,9 @@ class Persister:
         min_backoff: seconds before the first retry of a failed cycle; each
             further failure doubles it, up to ``interval``.
         allow_pickle, seal: as for :meth:`Cache.save`.
+        keep_days: after each upload, delete this instance's backups older than
+            this many days (``store.prune(keep_days)``); None keeps them all.
+            A failed prune is logged, not counted as a failed cycle.
         final_flush: upload once more when stopped.
         start: start the thread now (otherwise call :meth:`start`).
 
@@ -82,6 +85,7 @@ class Persister:
         min_backoff: float = 1.0,
         allow_pickle: bool = False,
         seal: Optional[bool] = None,
+        keep_days: Optional[int] = None,
         final_flush: bool = True,
         start: bool = True,
     ) -> None:
@@ -95,6 +99,9 @@ class Persister:
         self.min_backoff = float(min(min_backoff, interval))
         self.allow_pickle = allow_pickle
         self.seal = seal
+        if keep_days is not None and keep_days < 0:
+            raise ValueError(f"keep_days must be >= 0, got {keep_days!r}")
+        self.keep_days = keep_days
         self.final_flush = final_flush
         self.uploads = 0
         self.failures = 0
@@ -245,4 +252,10 @@ class Persister:
         self.last_success = time.time()
         self.last_object = name
         logger.info("godistcache: persisted to %r as %s", self.store, name)
+        if self.keep_days is not None:
+            try:
+                self.store.prune(self.keep_days)  # type: ignore[attr-defined]
+            except Exception as exc:
+                logger.warning("godistcache: pruning backups older than %d days at %r failed (%s: %s)",
+                               self.keep_days, self.store, type(exc).__name__, exc)
         return name, None

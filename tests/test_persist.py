@@ -31,6 +31,7 @@ class DirStore:
         self.failing: Exception | None = None
         self.lock = threading.Lock()
         self.delay = 0.0
+        self.pruned: list[int] = []
 
     def upload(self, path: str) -> str:
         time.sleep(self.delay)
@@ -41,6 +42,12 @@ class DirStore:
             name = f"upload-{self.count}.godistcache"
         shutil.copyfile(path, self.root / name)
         return name
+
+    def prune(self, keep_days: int) -> list[str]:
+        self.pruned.append(keep_days)
+        if keep_days == 13:
+            raise ConnectionError("prune refused")
+        return []
 
     def __repr__(self) -> str:
         return "<DirStore>"
@@ -86,7 +93,9 @@ def test_flush_uploads_now_and_waits(store: DirStore) -> None:
 
 
 def test_stop_without_final_flush(store: DirStore) -> None:
-    p = Cache().persist_to_s3(store, interval=3600, final_flush=False)
+    cache = Cache()
+    p = cache.persist_to_s3(store, interval=3600, final_flush=False)
+    assert p.running
     p.stop(timeout=5)
     assert store.count == 0 and not p.running
 
@@ -168,3 +177,18 @@ def test_sealed_by_default_when_the_cache_has_a_key(store: DirStore) -> None:
     assert b"plaintext here" not in data
     assert Cache.from_file(store.root / name, cipher_key=bytes(32))["secret"] == "plaintext here"
     assert sorted(os.listdir(store.root)) == ["upload-1.godistcache", "upload-2.godistcache"]
+
+
+def test_keep_days_prunes_after_each_upload(store: DirStore, caplog: pytest.LogCaptureFixture) -> None:
+    cache = Cache()  # held here: the persister holds it by weak reference only
+    with cache.persist_to_s3(store, interval=3600, keep_days=7, final_flush=False) as p:
+        p.flush(timeout=5)
+        p.flush(timeout=5)
+    assert store.pruned == [7, 7]
+    caplog.set_level(logging.WARNING, logger="godistcache.persist")
+    with cache.persist_to_s3(store, interval=3600, keep_days=13, final_flush=False) as p:
+        p.flush(timeout=5)  # a failed prune does not fail the cycle
+        assert p.failures == 0 and p.uploads == 1
+    assert any("pruning backups older than 13 days" in r.getMessage() for r in caplog.records)
+    with pytest.raises(ValueError, match="keep_days"):
+        Persister(Cache(), store, keep_days=-1, start=False)

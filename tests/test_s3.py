@@ -39,6 +39,8 @@ ENV_VARS = (
 )
 
 
+pytestmark = pytest.mark.s3
+
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for var in (*ENV_VARS, "GODISTCACHE_AES_CIPHER_KEY"):

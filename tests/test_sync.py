@@ -18,6 +18,8 @@ from godistcache import Cache, S3Store, SyncError
 from .s3server import S3Server
 
 
+pytestmark = pytest.mark.s3
+
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for var in ("GODISTCACHE_AES_CIPHER_KEY", "GODISTCACHE_INSTANCE_ID"):
