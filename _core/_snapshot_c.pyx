@@ -48,6 +48,7 @@ ctypedef struct Ref:
     PyObject *key
     PyObject *value
     int64_t expires
+    int64_t written         # Unix ns; 0: unknown or not tracked
 
 
 @cython.final
@@ -76,7 +77,7 @@ cdef class Refs:
             i += self.n
         if i < 0 or i >= self.n:
             raise IndexError("Refs index out of range")
-        return (<object>self.refs[i].key, <object>self.refs[i].value, self.refs[i].expires)
+        return (<object>self.refs[i].key, <object>self.refs[i].value, self.refs[i].expires, self.refs[i].written)
 
 
 def collect(Table table not None, int64_t now):
@@ -95,6 +96,7 @@ def collect(Table table not None, int64_t now):
             r.refs[k].key = ep[i].key
             r.refs[k].value = ep[i].value
             r.refs[k].expires = ep[i].expires
+            r.refs[k].written = table._written[i] if table._written != NULL else 0
             k += 1
     r.n = k
     return r
@@ -105,7 +107,8 @@ cdef str _where(Py_ssize_t i, object key):
     return f"entry {i} (key of type {type(key).__qualname__})"
 
 
-def encode_frame(Refs refs not None, Py_ssize_t start, Py_ssize_t target, int64_t created_ns, bint allow_pickle):
+def encode_frame(Refs refs not None, Py_ssize_t start, Py_ssize_t target, int64_t created_ns, bint allow_pickle,
+                 bint write_times=False):
     """Encode refs[start:] until the payload reaches target bytes or the entries run out.
 
     Returns (payload, number of entries in it). An entry that does not encode
@@ -134,6 +137,10 @@ def encode_frame(Refs refs not None, Py_ssize_t start, Py_ssize_t target, int64_
             except ValueError as exc:
                 raise ValueError(f"{_where(i, key)}: {exc}") from exc
             buffer_uvarint(&b, <uint64_t>(ref.expires - created_ns) if ref.expires else 0)
+            if write_times:
+                # 0: unknown; a write time after the cut (the clock stepped back) is written as the cut.
+                buffer_uvarint(&b, 0 if ref.written == 0 else (
+                    <uint64_t>(created_ns - ref.written) + 1 if ref.written <= created_ns else 1))
             i += 1
             if b.len >= target:
                 break
@@ -157,7 +164,7 @@ def encode_frame(Refs refs not None, Py_ssize_t start, Py_ssize_t target, int64_
         buffer_free(&head)
 
 
-def decode_frame(payload, Py_ssize_t count, int64_t created_ns, int64_t now, int mode, sink):
+def decode_frame(payload, Py_ssize_t count, int64_t created_ns, int64_t now, int mode, sink, bint write_times=False):
     """Decode the count entries of one frame's payload into sink (a table, a list or None).
 
     mode: what the frame's pickled objects become: REFUSE (an error),
@@ -167,8 +174,8 @@ def decode_frame(payload, Py_ssize_t count, int64_t created_ns, int64_t now, int
     cdef Reader r
     cdef Py_ssize_t i
     cdef Py_ssize_t live = 0, expired = 0
-    cdef uint64_t delta
-    cdef int64_t expires
+    cdef uint64_t delta, age
+    cdef int64_t expires, written
     cdef const unsigned char *at
     cdef Table table = None
     cdef list out = None
@@ -217,8 +224,16 @@ def decode_frame(payload, Py_ssize_t count, int64_t created_ns, int64_t now, int
             value = _decode_item(&r, 0, objects)
             at = r.pos
             _read_uvarint(&r, &delta)
+            age = 0
+            if write_times:
+                _read_uvarint(&r, &age)
         except ValueError as exc:
             raise ValueError(f"entry {i} of {count}: {exc}") from None
+        written = 0
+        if age:
+            if age - 1 > <uint64_t>created_ns:
+                raise ValueError(f"entry {i} of {count}: write time out of range, at byte {at - r.start}")
+            written = created_ns - <int64_t>(age - 1)
         expires = 0
         if delta:
             if delta > <uint64_t>(INT64_MAX - created_ns):
@@ -229,7 +244,7 @@ def decode_frame(payload, Py_ssize_t count, int64_t created_ns, int64_t now, int
                 continue
         if table is not None:
             try:
-                table._store_at(key, value, expires)
+                table._store_at(key, value, expires, written)
             except TypeError as exc:
                 raise ValueError(f"entry {i} of {count}: unusable key of type {type(key).__qualname__} ({exc})") from None
         elif out is not None:
@@ -240,11 +255,19 @@ def decode_frame(payload, Py_ssize_t count, int64_t created_ns, int64_t now, int
     return live, expired
 
 
-def merge(Table dst not None, Table src not None):
-    """Store every live entry of src into dst, with its expiry; src's value wins on a shared key."""
+def merge(Table dst not None, Table src not None, bint newer=False):
+    """Store every live entry of src into dst, with its expiry and write time.
+
+    On a key both hold, src's entry wins; with newer, only if it was not
+    written before dst's (write times, 0 when unknown).
+    """
     # The entries are collected first: storing runs keys' __eq__, which may change src.
     cdef Refs refs = collect(src, _now_ns())
     cdef Py_ssize_t i
+    cdef Ref *ref
     for i in range(refs.n):
-        dst._store_at(<object>refs.refs[i].key, <object>refs.refs[i].value, refs.refs[i].expires)
+        ref = &refs.refs[i]
+        if newer and dst._written_of(<object>ref.key) > ref.written:
+            continue
+        dst._store_at(<object>ref.key, <object>ref.value, ref.expires, ref.written)
 

@@ -295,8 +295,13 @@ cdef inline int _put(Table self, object key, object value, int64_t ttl_ns) excep
         return _store(self, key, value, now + ttl_ns, now)
     return _store(self, key, value, 0, 0)
 
-cdef inline int _store(Table self, object key, object value, int64_t expires, int64_t now) except -1:
-    """Store key with an absolute expiry (0: never); now is the clock, or 0 if not read yet."""
+cdef inline int _store(Table self, object key, object value, int64_t expires, int64_t now,
+                       int64_t written=-1) except -1:
+    """Store key with an absolute expiry (0: never); now is the clock, or 0 if not read yet.
+
+    A table that tracks write times records written as the entry's (-1: now),
+    before any reference is released: a finaliser may change the table.
+    """
     cdef Py_hash_t h = gdc_hash(key)
     cdef Py_ssize_t free_slot = -1
     cdef Py_ssize_t slot = _lookup(self, key, h, &free_slot)
@@ -318,6 +323,8 @@ cdef inline int _store(Table self, object key, object value, int64_t expires, in
             ep.expires = expires
             if expires != 0 and expires < self._min_expires:
                 self._min_expires = expires
+            if self._written != NULL:
+                self._written[ep - self._entries] = written if written >= 0 else (now if now else _now())
             _decref(old_value)
             return 0
     if self._nentries >= self._usable:
@@ -335,6 +342,8 @@ cdef inline int _store(Table self, object key, object value, int64_t expires, in
     ep.value = <PyObject *>value
     ep.hash = h
     ep.expires = expires
+    if self._written != NULL:
+        self._written[self._nentries] = written if written >= 0 else (now if now else _now())
     self._index[free_slot] = <uint32_t>(self._nentries + 2) | _tag(_mix(h), self._idxmask)
     self._nentries += 1
     self._used += 1
@@ -364,6 +373,8 @@ cdef class Table:
         self._default_ttl_ns = 0
         self._version = 0
         self._default_ttl = 0.0
+        self._written = NULL
+        self._track = False
 
     def __init__(self, default_ttl=0):
         self.default_ttl = default_ttl
@@ -440,9 +451,13 @@ cdef class Table:
         cdef Py_ssize_t usable = (newsize * 2) // 3
         cdef uint32_t *index = <uint32_t *>gdc_calloc(<size_t>newsize * sizeof(uint32_t))
         cdef Entry *entries = <Entry *>gdc_malloc(<size_t>usable * sizeof(Entry))
-        if index == NULL or entries == NULL:
+        cdef int64_t *written = NULL
+        if self._track:
+            written = <int64_t *>gdc_malloc(<size_t>usable * sizeof(int64_t))
+        if index == NULL or entries == NULL or (self._track and written == NULL):
             gdc_free(index, <size_t>newsize * sizeof(uint32_t))
             gdc_free(entries, <size_t>usable * sizeof(Entry))
+            gdc_free(written, <size_t>usable * sizeof(int64_t))
             raise MemoryError()
         # entry + 2 <= usable + 1 < 2 * newsize: one bit more than the slot number
         cdef uint32_t idxmask = <uint32_t>min(<uint64_t>newsize * 2 - 1, <uint64_t>0xFFFFFFFF)
@@ -456,6 +471,8 @@ cdef class Table:
             if ep.key == NULL:
                 continue
             entries[j] = ep[0]
+            if written != NULL:
+                written[j] = self._written[k] if self._written != NULL else 0
             m = _mix(ep.hash)
             i = _slot0(m, shift)
             while index[i] != SLOT_EMPTY:
@@ -464,6 +481,7 @@ cdef class Table:
             j += 1
         self._free_arrays()
         self._entries = entries
+        self._written = written
         self._index = index
         self._size = newsize
         self._shift = shift
@@ -477,6 +495,9 @@ cdef class Table:
         if self._entries != NULL:
             gdc_free(self._entries, <size_t>self._usable * sizeof(Entry))
             gdc_free(self._index, <size_t>self._size * sizeof(uint32_t))
+        if self._written != NULL:
+            gdc_free(self._written, <size_t>self._usable * sizeof(int64_t))
+            self._written = NULL
 
     cdef Py_ssize_t _find_free(self, Py_hash_t h) noexcept:
         cdef size_t mask = <size_t>self._size - 1
@@ -533,6 +554,9 @@ cdef class Table:
         cdef Py_ssize_t n = self._nentries, i
         cdef Py_ssize_t usable = self._usable, size = self._size
         cdef uint32_t *index = self._index
+        if self._written != NULL:
+            gdc_free(self._written, <size_t>usable * sizeof(int64_t))
+            self._written = NULL
         self._entries = NULL
         self._index = _EMPTY_INDEX
         self._size = MIN_SIZE
@@ -661,32 +685,75 @@ cdef class Table:
         """Iterator over live entries.
 
         kind 0: keys, 1: values, 2: (key, value), 3: (key, value, expires)
-        with expires in Unix ns, 0 for never.
+        with expires in Unix ns, 0 for never, 4: (key, value, expires, written)
+        with written the write time in Unix ns, 0 when unknown or not tracked.
         """
-        if kind < 0 or kind > 3:
-            raise ValueError(f"kind must be 0, 1, 2 or 3, got {kind}")
+        if kind < 0 or kind > 4:
+            raise ValueError(f"kind must be 0, 1, 2, 3 or 4, got {kind}")
         return _TableIter._new(self, kind)
 
-    def _put_at(self, key, value, expires_ns):
+    def _put_at(self, key, value, expires_ns, written_ns=None):
         """Store value under key with an absolute expiry (Unix ns; 0: never).
+
+        written_ns: the write time to record (Unix ns, 0: unknown) when the
+        table tracks write times; None records now.
 
         Returns:
             False, storing nothing, when expires_ns has already passed.
         """
         cdef int64_t expires = _operator.index(expires_ns)
+        cdef int64_t written = -1 if written_ns is None else _operator.index(written_ns)
         cdef int64_t now = 0
         if expires < 0:
             raise ValueError(f"expires_ns must be >= 0, got {expires_ns!r}")
+        if written_ns is not None and written < 0:
+            raise ValueError(f"written_ns must be >= 0, got {written_ns!r}")
         if expires:
             now = _now()
             if expires <= now:
                 return False
-        _store(self, key, value, expires, now)
+        _store(self, key, value, expires, now, written)
         return True
 
-    cdef int _store_at(self, object key, object value, int64_t expires) except -1:
-        """Store key with an absolute expiry (Unix ns, 0: never) the caller checked is in the future."""
-        return _store(self, key, value, expires, 0)
+    cdef int _store_at(self, object key, object value, int64_t expires, int64_t written) except -1:
+        """Store key with an absolute expiry (Unix ns, 0: never) the caller checked is in the future.
+
+        written: the entry's write time (Unix ns, 0: unknown) if the table
+        tracks write times; -1: now.
+        """
+        return _store(self, key, value, expires, 0, written)
+
+    cdef int64_t _written_of(self, object key) except -2:
+        """The write time of key's live entry (0: unknown), or -1 when it has none."""
+        cdef Py_ssize_t ix = _find_live(self, key)
+        if ix < 0:
+            return -1
+        if self._written == NULL:
+            return 0
+        return self._written[ix]
+
+    def _write_time(self, key):
+        """The write time of key's live entry (Unix ns, 0: unknown or not tracked), or -1 when it has none."""
+        return self._written_of(key)
+
+    @property
+    def _tracks_writes(self):
+        """True once write times are kept (see :meth:`_track_writes`)."""
+        return self._track
+
+    def _track_writes(self):
+        """Keep each entry's write time (Unix ns) from now on; entries already there get 0, unknown.
+
+        Costs 8 bytes per entry slot and a clock reading per write. Merges
+        of snapshots use the times: the later write wins.
+        """
+        if self._track:
+            return
+        if self._entries != NULL:
+            self._written = <int64_t *>gdc_calloc(<size_t>self._usable * sizeof(int64_t))
+            if self._written == NULL:
+                raise MemoryError()
+        self._track = True
 
     def _swap(self, Table other not None):
         """Exchange all entries with other; each keeps its default TTL.
@@ -697,6 +764,8 @@ cdef class Table:
         if other is self:
             return
         self._entries, other._entries = other._entries, self._entries
+        self._written, other._written = other._written, self._written
+        self._track, other._track = other._track, self._track
         self._index, other._index = other._index, self._index
         self._size, other._size = other._size, self._size
         self._shift, other._shift = other._shift, self._shift
@@ -712,6 +781,8 @@ cdef class Table:
         cdef size_t n = sizeof(Table)
         if self._entries != NULL:
             n += <size_t>self._usable * sizeof(Entry) + <size_t>self._size * sizeof(uint32_t)
+        if self._written != NULL:
+            n += <size_t>self._usable * sizeof(int64_t)
         return n
 
 
@@ -754,7 +825,10 @@ cdef class _TableIter:
                 return <object>ep.value
             if self._kind == 2:
                 return (<object>ep.key, <object>ep.value)
-            return (<object>ep.key, <object>ep.value, ep.expires)
+            if self._kind == 3:
+                return (<object>ep.key, <object>ep.value, ep.expires)
+            return (<object>ep.key, <object>ep.value, ep.expires,
+                    t._written[self._pos - 1] if t._written != NULL else 0)
         self._table = None
         raise StopIteration
 

@@ -81,6 +81,7 @@ MEMORY_CONTAINERS = {
     "dict": "dict",
     "cache": "Cache()",
     "cache_ttl": f"Cache(), ttl {GET_TTL}",
+    "cache_written": f"Cache(), ttl {GET_TTL}, write times",
 }
 
 
@@ -346,12 +347,14 @@ def _memory_child(kind: str, n: int) -> None:
         raise ValueError(f"kind must be one of {sorted(MEMORY_CONTAINERS)}, got {kind!r}")
     keys, values = make_keys_values(n)
     container: Any = {} if kind == "dict" else Cache()
+    if kind == "cache_written":
+        container._track_writes()  # what persist_to_s3 turns on
     gc.collect()
     before = rss_bytes()
     if kind == "dict":
         fill_dict(container, keys, values)
     else:
-        fill_cache(container, keys, values, GET_TTL if kind == "cache_ttl" else None)
+        fill_cache(container, keys, values, None if kind == "cache" else GET_TTL)
     after = rss_bytes()
     if len(container) != n:
         raise RuntimeError(f"{kind} holds {len(container)} entries, expected {n}")

@@ -9,6 +9,7 @@ which is where the time goes. An entries frame's payload is::
 and an entry is::
 
     key item | value item | uvarint(expires - created_ns, or 0: never)
+        [| uvarint(created_ns - written + 1, or 0: unknown), in files with write times]
 
 with the items in the value codec's format (``_codec_py``). Keys and values
 the codec has no native form for (saved with ``allow_pickle=True``) are
@@ -41,13 +42,13 @@ OPAQUE = 2
 
 _INT64_MAX = (1 << 63) - 1
 
-Entry = tuple[Any, Any, int]
+Entry = tuple[Any, Any, int, int]  # key, value, expires_ns, written_ns
 Sink = Any  # a table, a list of entries, or None
 
 
 def collect(table: Any, now: int) -> list[Entry]:
-    """References to the entries of table live at ``now``, in table order: (key, value, expires_ns)."""
-    return [e for e in table._iter(3) if e[2] == 0 or e[2] > now]
+    """References to the entries of table live at ``now``, in table order: (key, value, expires_ns, written_ns)."""
+    return [e for e in table._iter(4) if e[2] == 0 or e[2] > now]
 
 
 def _where(i: int, key: Any) -> str:
@@ -55,7 +56,9 @@ def _where(i: int, key: Any) -> str:
     return f"entry {i} (key of type {type(key).__qualname__})"
 
 
-def encode_frame(refs: list[Entry], start: int, target: int, created_ns: int, allow_pickle: bool) -> tuple[bytes, int]:
+def encode_frame(
+    refs: list[Entry], start: int, target: int, created_ns: int, allow_pickle: bool, write_times: bool = False
+) -> tuple[bytes, int]:
     """Encode refs[start:] until the payload reaches target bytes or the entries run out.
 
     Returns:
@@ -72,7 +75,7 @@ def encode_frame(refs: list[Entry], start: int, target: int, created_ns: int, al
     i = start
     n = len(refs)
     while i < n:
-        key, value, expires = refs[i]
+        key, value, expires, written = refs[i]
         try:
             _encode_into(out, key, objects)
             _encode_into(out, value, objects)
@@ -81,6 +84,9 @@ def encode_frame(refs: list[Entry], start: int, target: int, created_ns: int, al
         except ValueError as exc:
             raise ValueError(f"{_where(i, key)}: {exc}") from exc
         _put_uvarint(out, expires - created_ns if expires else 0)
+        if write_times:
+            # 0: unknown; a write time after the cut (the clock stepped back) is written as the cut.
+            _put_uvarint(out, 0 if written == 0 else (created_ns - written + 1 if written <= created_ns else 1))
         i += 1
         if len(out) >= target:
             break
@@ -96,7 +102,9 @@ def encode_frame(refs: list[Entry], start: int, target: int, created_ns: int, al
     return bytes(head + out), i - start
 
 
-def decode_frame(payload: bytes, count: int, created_ns: int, now: int, mode: int, sink: Sink) -> tuple[int, int]:
+def decode_frame(
+    payload: bytes, count: int, created_ns: int, now: int, mode: int, sink: Sink, write_times: bool = False
+) -> tuple[int, int]:
     """Decode the count entries of one frame's payload.
 
     Args:
@@ -123,8 +131,16 @@ def decode_frame(payload: bytes, count: int, created_ns: int, now: int, mode: in
             value, pos = _decode_at(payload, pos, end, objects)
             at = pos
             delta, pos = _read_uvarint(payload, pos, end)
+            age = 0
+            if write_times:
+                age, pos = _read_uvarint(payload, pos, end)
         except ValueError as exc:
             raise ValueError(f"entry {i} of {count}: {exc}") from None
+        written = 0
+        if age:
+            if age - 1 > created_ns:
+                raise ValueError(f"entry {i} of {count}: write time out of range, at byte {at}")
+            written = created_ns - (age - 1)
         expires = 0
         if delta:
             if delta > _INT64_MAX - created_ns:
@@ -137,7 +153,7 @@ def decode_frame(payload: bytes, count: int, created_ns: int, now: int, mode: in
             sink.append((key, value, expires))
         elif sink is not None:
             try:
-                sink._put_at(key, value, expires)
+                sink._put_at(key, value, expires, written)
             except TypeError as exc:
                 raise ValueError(f"entry {i} of {count}: unusable key of type {type(key).__qualname__} ({exc})") from None
         live += 1
@@ -168,7 +184,13 @@ def _read_objects(payload: bytes, end: int, mode: int) -> tuple[Any, int]:
     return objects, pos + size
 
 
-def merge(dst: Any, src: Any) -> None:
-    """Store every live entry of src into dst, with its expiry; src's value wins on a shared key."""
-    for key, value, expires in src._iter(3):
-        dst._put_at(key, value, expires)
+def merge(dst: Any, src: Any, newer: bool = False) -> None:
+    """Store every live entry of src into dst, with its expiry and write time.
+
+    On a key both hold, src's entry wins; with newer, only if it was not
+    written before dst's (write times, 0 when unknown).
+    """
+    for key, value, expires, written in list(src._iter(4)):
+        if newer and dst._write_time(key) > written:
+            continue
+        dst._put_at(key, value, expires, written)

@@ -15,6 +15,8 @@ ctypedef struct Entry:
 
 cdef class Table:
     cdef Entry *_entries       # dense, in insertion order
+    cdef int64_t *_written     # each entry's write time (Unix ns, 0 unknown), beside _entries; NULL unless _track
+    cdef bint _track           # write times are kept
     cdef uint32_t *_index      # low bits: 0 empty, 1 deleted, else entry + 2; high bits: hash tag
     cdef Py_ssize_t _size      # index slots, a power of two
     cdef int _shift            # 64 - log2(_size)
@@ -29,7 +31,8 @@ cdef class Table:
     cdef object __weakref__
 
     cdef int _eq_slow(self, Entry *ep, object key) except -1
-    cdef int _store_at(self, object key, object value, int64_t expires) except -1
+    cdef int _store_at(self, object key, object value, int64_t expires, int64_t written) except -1
+    cdef int64_t _written_of(self, object key) except -2
     cdef int _resize(self, Py_ssize_t minused) except -1
     cdef int _delete(self, object key) except -1
     cdef Py_ssize_t _purge(self) except -1

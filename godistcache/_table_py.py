@@ -3,8 +3,8 @@
 It is the reference the compiled table is tested against, the core used when
 ``GODISTCACHE_NO_EXTENSIONS=1`` is set, and the source of the types.
 
-Each key maps to a two-item list ``[value, expires]`` (``expires``: Unix ns,
-0 for never). The list is updated in place when a live key is overwritten, so
+Each key maps to a three-item list ``[value, expires, written]`` (Unix ns;
+``expires`` 0 for never, ``written`` 0 when unknown or not tracked). The list is updated in place when a live key is overwritten, so
 an iterator holding it sees the new value, as the compiled table's does.
 
 The compiled table is atomic because it never lets the GIL go while the
@@ -132,6 +132,7 @@ class Table:
         "_min_expires",
         "_reentrant_changes",
         "_reentrant_limit",
+        "_track",
         "_version",
         "__weakref__",
     )
@@ -144,6 +145,7 @@ class Table:
     _min_expires: int
     _reentrant_changes: int
     _reentrant_limit: int
+    _track: bool
     _version: int
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Table:
@@ -156,6 +158,7 @@ class Table:
         self._min_expires = _INT64_MAX
         self._reentrant_changes = 0
         self._reentrant_limit = 0
+        self._track = False
         self._version = 0
         return self
 
@@ -242,8 +245,15 @@ class Table:
         else:
             self._store(key, value, 0, 0)
 
-    def _store(self, key: Hashable, value: Any, expires: int, now: int) -> None:
-        """Store key with an absolute expiry (0: never); now is the clock, or 0 if not read yet."""
+    def _store(self, key: Hashable, value: Any, expires: int, now: int, written: int = -1) -> None:
+        """Store key with an absolute expiry (0: never); now is the clock, or 0 if not read yet.
+
+        A table that tracks write times records written as the entry's (-1: now).
+        """
+        if not self._track:
+            written = 0
+        elif written < 0:
+            written = now or now_ns()
         entry = self._lookup(key)
         dead = None
         old_value = None
@@ -254,13 +264,14 @@ class Table:
                 old_value = entry[0]
                 entry[0] = value
                 entry[1] = expires
+                entry[2] = written
                 if expires and expires < self._min_expires:
                     self._min_expires = expires
                 return
             # An expired entry is gone: the key comes back as a new one, at the end.
             dead = self._pop_entry(key, entry)  # noqa: F841
         self._changed()
-        self._data[key] = [value, expires]
+        self._data[key] = [value, expires, written]
         self._version += 1
         if expires and expires < self._min_expires:
             self._min_expires = expires
@@ -419,15 +430,19 @@ class Table:
         """Iterator over live entries.
 
         kind 0: keys, 1: values, 2: (key, value), 3: (key, value, expires)
-        with expires in Unix ns, 0 for never.
+        with expires in Unix ns, 0 for never, 4: (key, value, expires, written)
+        with written the write time in Unix ns, 0 when unknown or not tracked.
         """
-        if kind not in (0, 1, 2, 3):
-            raise ValueError(f"kind must be 0, 1, 2 or 3, got {kind}")
+        if kind not in (0, 1, 2, 3, 4):
+            raise ValueError(f"kind must be 0, 1, 2, 3 or 4, got {kind}")
         with self._lock:
             return self._gen(kind, list(self._data.items()), self._version)
 
-    def _put_at(self, key: Hashable, value: Any, expires_ns: int) -> bool:
+    def _put_at(self, key: Hashable, value: Any, expires_ns: int, written_ns: int | None = None) -> bool:
         """Store value under key with an absolute expiry (Unix ns; 0: never).
+
+        written_ns: the write time to record (Unix ns, 0: unknown) when the
+        table tracks write times; None records now.
 
         Returns:
             False, storing nothing, when expires_ns has already passed.
@@ -437,14 +452,32 @@ class Table:
             raise ValueError(f"expires_ns must be >= 0, got {expires_ns!r}")
         if expires >= 1 << 63:
             raise OverflowError(f"expires_ns must fit in 64 bits, got {expires_ns!r}")
+        written = -1 if written_ns is None else operator.index(written_ns)
+        if written_ns is not None and not 0 <= written < 1 << 63:
+            raise ValueError(f"written_ns must be >= 0, got {written_ns!r}")
         with self._lock:
             now = 0
             if expires:
                 now = now_ns()
                 if expires <= now:
                     return False
-            self._store(key, value, expires, now)
+            self._store(key, value, expires, now, written)
             return True
+
+    def _write_time(self, key: Hashable) -> int:
+        """The write time of key's live entry (Unix ns, 0: unknown or not tracked), or -1 when it has none."""
+        with self._lock:
+            entry = self._find_live(key)
+            return -1 if entry is None else int(entry[2])
+
+    @property
+    def _tracks_writes(self) -> bool:
+        """True once write times are kept (see :meth:`_track_writes`)."""
+        return self._track
+
+    def _track_writes(self) -> None:
+        """Keep each entry's write time (Unix ns) from now on; entries already there get 0, unknown."""
+        self._track = True
 
     def _swap(self, other: Table) -> None:
         """Exchange all entries with other; each keeps its default TTL.
@@ -460,6 +493,7 @@ class Table:
             self._changed()
             other._changed()
             self._data, other._data = other._data, self._data
+            self._track, other._track = other._track, self._track
             self._min_expires, other._min_expires = other._min_expires, self._min_expires
             self._version += 1
             other._version += 1
@@ -477,8 +511,10 @@ class Table:
                 yield entry[0]
             elif kind == 2:
                 yield (key, entry[0])
-            else:
+            elif kind == 3:
                 yield (key, entry[0], expires)
+            else:
+                yield (key, entry[0], expires, entry[2])
         if self._version != version:
             raise RuntimeError("cache changed during iteration")
 

@@ -442,9 +442,15 @@ class _SnapshotMethods:
             The running :class:`~godistcache.persist.Persister`: ``flush()``
             uploads now, ``stop()`` (or leaving a ``with`` block) ends it
             after a final upload. It holds the cache by weak reference.
+
+        From this call on the cache keeps each entry's write time (8 bytes
+        per entry, one clock reading per write), and its snapshots carry
+        them: a bootstrap that merges instances keeps the later write of
+        each key.
         """
         from .persist import Persister
 
+        self._track_writes()  # type: ignore[attr-defined]
         return Persister(self, store, interval, **options)
 
     @classmethod
@@ -466,8 +472,10 @@ class _SnapshotMethods:
                 opens sealed snapshots and is the new cache's keyring).
             merge_instances: False loads the master snapshot (the newest upload
                 of any instance); True loads the newest snapshot of every
-                instance, oldest first, so that on a key present in several
-                the snapshot written last wins.
+                instance and keeps, for a key several of them hold, the entry
+                written last (entries carry their write time when their cache
+                was persisted with :meth:`persist_to_s3`; where write times
+                are unknown, the snapshot saved last wins).
             allow_pickle, require_sealed: as for :meth:`load`.
 
         Raises:
@@ -477,6 +485,7 @@ class _SnapshotMethods:
         import tempfile
 
         cache = cls(default_ttl, cipher_key=cipher_key)  # type: ignore[call-arg]
+        cache._track_writes()  # type: ignore[attr-defined]  # the entries keep their write times, for this cache's own uploads and merges
         with tempfile.TemporaryDirectory(prefix="godistcache-bootstrap-") as tmp:
             if not merge_instances:
                 path = os.path.join(tmp, "master.godistcache")
@@ -488,10 +497,12 @@ class _SnapshotMethods:
                 path = os.path.join(tmp, f"{i}.godistcache")
                 store.download(backup.object_name, path)
                 paths.append(path)
-            # Oldest snapshot first: a later one overwrites the keys they share.
+            # Oldest snapshot first: on equal (or unknown) write times the later snapshot wins.
             paths.sort(key=_snapshot.created_ns)
             for path in paths:
-                cache.load(path, merge=True, allow_pickle=allow_pickle, require_sealed=require_sealed)
+                _snapshot.load_into(
+                    cache, path, merge=True, newer=True, allow_pickle=allow_pickle, require_sealed=require_sealed
+                )
         return cache
 
     @classmethod

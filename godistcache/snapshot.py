@@ -8,7 +8,8 @@ File format, version 1 (all integers little-endian)::
 
     header   magic        8  b"\\x89GDC\\r\\n\\x1a\\n"
              version      2  1
-             flags        2  bit 0: sealed; every other bit 0
+             flags        2  bit 0: sealed; bit 1: entries carry write times;
+                             every other bit 0
              codec        1  1: the value codec, format 1 (godistcache._codec_py)
              id length    1  L, 0..255
              reserved     2  0
@@ -31,7 +32,11 @@ entry; the file ends with exactly one end frame, whose payload is the number
 of entries and of entries frames (8 bytes each), and nothing follows it. An
 entries frame's payload is the frame's pickled objects, if any (one pickle of
 a list per frame), then its entries, each ``key item | value item |
-uvarint(expires_ns - created_ns, 0: never)`` (see ``godistcache._snapshot_py``).
+uvarint(expires_ns - created_ns, 0: never)``, then, in a file with write
+times, ``uvarint(created_ns - written_ns + 1, 0: unknown)`` (see
+``godistcache._snapshot_py``). Write times are kept by caches that track them
+(a persisted cache does), so that merging the snapshots of several instances
+keeps the later write of each key.
 
 Integrity, not sealed: the chained CRC catches every burst of errors up to
 32 bits (so every single-byte change), and a frame dropped, repeated or moved
@@ -123,6 +128,7 @@ FORMAT_VERSION = 1
 SUFFIX = ".godistcache"
 
 FLAG_SEALED = 0x1
+FLAG_WRITE_TIMES = 0x2
 CODEC_V1 = 1
 FRAME_ENTRIES = 1
 FRAME_END = 2
@@ -173,6 +179,10 @@ class Header:
         return bool(self.flags & FLAG_SEALED)
 
     @property
+    def write_times(self) -> bool:
+        return bool(self.flags & FLAG_WRITE_TIMES)
+
+    @property
     def size(self) -> int:
         return len(self.raw)
 
@@ -219,11 +229,13 @@ def _fail(msg: str, path: str, frame: Optional[int] = None, offset: Optional[int
 # --------------------------------------------------------------------------- write
 
 
-def _build_header(created_ns: int, count: int, key_id: Optional[bytes], salt: bytes, instance_id: str) -> bytes:
+def _build_header(
+    created_ns: int, count: int, key_id: Optional[bytes], salt: bytes, instance_id: str, write_times: bool = False
+) -> bytes:
     ident = instance_id.encode("utf-8")
     if len(ident) > MAX_INSTANCE_ID:
         raise ValueError(f"instance_id must be at most {MAX_INSTANCE_ID} bytes of UTF-8, got {len(ident)}")
-    flags = FLAG_SEALED if key_id is not None else 0
+    flags = (FLAG_SEALED if key_id is not None else 0) | (FLAG_WRITE_TIMES if write_times else 0)
     head = _HEADER.pack(
         MAGIC, FORMAT_VERSION, flags, CODEC_V1, len(ident), 0, created_ns, count, key_id or _NO_KEY_ID, salt
     ) + ident
@@ -298,7 +310,8 @@ def _save(
     refs = core.collect(table, now)
     n = len(refs)
     salt = os.urandom(32)
-    header = _build_header(now, n, keyring._ids[-1] if keyring is not None else None, salt, instance_id)
+    write_times = bool(table._tracks_writes)
+    header = _build_header(now, n, keyring._ids[-1] if keyring is not None else None, salt, instance_id, write_times)
     aead = keyring._derive(None, salt, KDF_INFO) if keyring is not None else None
     with atomic_write(target, "wb", buffering=1 << 20) as f:
         f.write(header)
@@ -306,7 +319,7 @@ def _save(
         done = 0
         frames = 0
         while done < n:
-            payload, k = core.encode_frame(refs, done, FRAME_TARGET, now, allow_pickle)
+            payload, k = core.encode_frame(refs, done, FRAME_TARGET, now, allow_pickle, write_times)
             if len(payload) > MAX_FRAME:
                 raise ValueError(f"entry {done}: larger than a frame can hold ({len(payload)} > {MAX_FRAME} bytes)")
             out.frame(FRAME_ENTRIES, k, payload)
@@ -338,7 +351,7 @@ def read_header(f: IO[bytes], path: str, file_size: int) -> Header:
     (crc,) = _CRC.unpack_from(raw, len(raw) - 4)
     if zlib.crc32(raw[:-4]) != crc:
         raise _fail("header checksum mismatch: the header is damaged", path, offset=0)
-    if flags & ~FLAG_SEALED:
+    if flags & ~(FLAG_SEALED | FLAG_WRITE_TIMES):
         raise _fail(f"unsupported flags 0x{flags:04x}", path, offset=10)
     if codec != CODEC_V1:
         raise _fail(f"unsupported codec {codec}", path, offset=12)
@@ -472,7 +485,9 @@ class _Opened:
     def decode(self, core: ModuleType, frame: tuple[int, int, int, bytes, int], now: int, mode: int, sink: Any) -> tuple[int, int]:
         index, _, count, payload, pos = frame
         try:
-            result: tuple[int, int] = core.decode_frame(payload, count, self.header.created_ns, now, mode, sink)
+            result: tuple[int, int] = core.decode_frame(
+                payload, count, self.header.created_ns, now, mode, sink, self.header.write_times
+            )
             return result
         except ValueError as exc:
             raise _fail(f"{exc} (offsets within the frame's payload)", self.path, frame=index, offset=pos) from None
@@ -492,17 +507,28 @@ def load_into(
     allow_pickle: bool = False,
     require_sealed: Optional[bool] = None,
     progress: Optional[Progress] = None,
+    newer: bool = False,
 ) -> int:
-    """Load a snapshot into cache; see :meth:`Cache.load`. Returns the entries loaded."""
+    """Load a snapshot into cache; see :meth:`Cache.load`. Returns the entries loaded.
+
+    newer: with merge, a file's entry replaces the cache's only if it was not
+    written before it (write times; see :meth:`Cache.from_s3`).
+    """
     with _telemetry.span("load", path=os.fspath(path), merge=merge) as span:
-        n = _load_into(cache, path, merge, allow_pickle, require_sealed, progress)
+        n = _load_into(cache, path, merge, allow_pickle, require_sealed, progress, newer)
         _telemetry.set_attributes(span, entries=n)
     _telemetry.count("entries", n, "load")
     return n
 
 
 def _load_into(
-    cache: Any, path: PathLike, merge: bool, allow_pickle: bool, require_sealed: Optional[bool], progress: Optional[Progress]
+    cache: Any,
+    path: PathLike,
+    merge: bool,
+    allow_pickle: bool,
+    require_sealed: Optional[bool],
+    progress: Optional[Progress],
+    newer: bool = False,
 ) -> int:
     keyring: Optional[Keyring] = getattr(cache, "_keyring", None)
     if require_sealed is None:
@@ -517,6 +543,8 @@ def _load_into(
             )
         mode = UNPICKLE if snap.header.sealed or allow_pickle else REFUSE
         fresh = _table_type(cache)()
+        if cache._tracks_writes:
+            fresh._track_writes()  # the file's write times (0 where it has none) survive the swap or merge
         core = _core(fresh)
         now = now_ns()
         loaded = 0
@@ -527,7 +555,7 @@ def _load_into(
         if progress is not None:
             progress(snap.size, snap.size)
     if merge:
-        core.merge(cache, fresh)
+        core.merge(cache, fresh, newer)
     else:
         cache._swap(fresh)
     fresh.clear()  # the replaced entries are released here, with the cache already consistent
@@ -719,7 +747,7 @@ def dump_json(table: Any, out: IO[str], instance_id: str = "") -> int:
     now = now_ns()
     refs = _core(table).collect(table, now)
     for i in range(len(refs)):
-        key, value, _ = refs[i]
+        key, value, _, _ = refs[i]
         try:
             _to_json(key)
             _to_json(value)
@@ -727,5 +755,5 @@ def dump_json(table: Any, out: IO[str], instance_id: str = "") -> int:
             raise TypeError(f"entry {i} (key of type {type(key).__qualname__}): {exc}") from None
     writer = _JsonWriter(out, now, instance_id, False)
     for i in range(len(refs)):
-        writer.entry(*refs[i])
+        writer.entry(*refs[i][:3])
     return writer.close()

@@ -21,7 +21,7 @@ from godistcache.cli import _key_counts, main
 
 # operation, keys, godistcache M ops/s, dict M ops/s, ratio, Go original
 THROUGHPUT_ROW = re.compile(r"^(GET|PUT|PUT_SAFE) +([\d,]+) +(\S+) +(\S+) +(\S+)x +(\S+)$", re.MULTILINE)
-MEMORY_ROW = re.compile(r"^(dict|Cache\(\)|Cache\(\), ttl 3600) +(\S+) +(\S+)$", re.MULTILINE)
+MEMORY_ROW = re.compile(r"^(dict|Cache\(\)|Cache\(\), ttl 3600|Cache\(\), ttl 3600, write times) +(\S+) +(\S+)$", re.MULTILINE)
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -94,7 +94,7 @@ def test_bench_with_memory(capsys: pytest.CaptureFixture[str]) -> None:
     out, _ = capsys.readouterr()
     assert set(_throughput_rows(out)) == {(op, 2000) for op in _bench.OPERATIONS}
     labels = [m[1] for m in MEMORY_ROW.finditer(out)]
-    assert labels == ["dict", "Cache()", "Cache(), ttl 3600"]
+    assert labels == ["dict", "Cache()", "Cache(), ttl 3600", "Cache(), ttl 3600, write times"]
     assert "2,000 entries" in out
 
 
@@ -142,7 +142,7 @@ def test_measure_memory_in_fresh_processes() -> None:
         else:
             assert r.bytes_per_entry >= 0
     table = "\n".join(_bench.format_memory(results))
-    assert [m[1] for m in MEMORY_ROW.finditer(table)] == ["dict", "Cache()", "Cache(), ttl 3600"]
+    assert [m[1] for m in MEMORY_ROW.finditer(table)] == ["dict", "Cache()", "Cache(), ttl 3600", "Cache(), ttl 3600, write times"]
 
 
 def test_measure_memory_rejects_unknown_container() -> None:
@@ -164,4 +164,4 @@ def test_memory_script_runs() -> None:
         check=False,
     )
     assert proc.returncode == 0, proc.stderr
-    assert [m[1] for m in MEMORY_ROW.finditer(proc.stdout)] == ["dict", "Cache()", "Cache(), ttl 3600"]
+    assert [m[1] for m in MEMORY_ROW.finditer(proc.stdout)] == ["dict", "Cache()", "Cache(), ttl 3600", "Cache(), ttl 3600, write times"]

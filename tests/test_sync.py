@@ -116,6 +116,23 @@ def test_server_down_during_persisting_then_back(make_store: StoreFactory, s3ser
     assert Cache.from_s3(make_store("fresh"))["v"] == 3
 
 
+def test_merge_keeps_each_keys_later_write_across_instances(make_store: StoreFactory) -> None:
+    a, b = Cache(), Cache()
+    opts: dict[str, Any] = {"interval": 3600, "final_flush": False}
+    with a.persist_to_s3(make_store("inst-a"), **opts) as pa, b.persist_to_s3(make_store("inst-b"), **opts) as pb:
+        a["k1"] = "a first"
+        time.sleep(0.002)
+        b["k1"] = "b second"  # k1: b wrote last
+        b["k2"] = "b first"
+        time.sleep(0.002)
+        a["k2"] = "a second"  # k2: a wrote last
+        pb.flush(timeout=30)
+        time.sleep(0.01)
+        pa.flush(timeout=30)  # a's snapshot is the newer one, yet k1 keeps b's later write
+    merged = Cache.from_s3(make_store("inst-c"), merge_instances=True)
+    assert dict(merged.items()) == {"k1": "b second", "k2": "a second"}
+
+
 def test_bootstrap_errors_name_the_cause(make_store: StoreFactory, s3server: S3Server) -> None:
     with pytest.raises(SyncError, match="NoSuchKey|no such object|not found"):
         Cache.from_s3(make_store("empty"))

@@ -35,8 +35,8 @@ INSTANCE_ID = "golden"
 FRAME_TARGET = 48
 
 
-def golden_entries(name: str) -> list[tuple[Any, Any, int]]:
-    """(key, value, expires_ns) of a golden file, in file order."""
+def golden_entries(name: str) -> list[tuple[Any, Any, int, int]]:
+    """(key, value, expires_ns, written_ns) of a golden file, in file order (written_ns 0: none kept)."""
     entries: list[tuple[Any, Any, int]] = [
         ("str", "héllo", 0),
         (b"bytes", b"\x00\xff", LATER_NS),
@@ -48,16 +48,20 @@ def golden_entries(name: str) -> list[tuple[Any, Any, int]]:
         (uuid.UUID(int=7), datetime.timedelta(days=-1, seconds=5), 0),
     ]
     entries += [(f"n{i}", i, LATER_NS + i if i % 2 else 0) for i in range(12)]
+    if name == "timed":
+        # Write times: before the cut, at it, and unknown.
+        return [(k, v, e, 0 if i % 3 == 2 else CREATED_NS - i * 1_000_000) for i, (k, v, e) in enumerate(entries)]
     if name == "pickled":
         # Objects only pickle can encode, of classes every Python has.
         entries += [
             ("fraction", fractions.Fraction(1, 3), 0),
             (fractions.Fraction(2, 3), [complex(1, 2), collections.OrderedDict(a=1)], LATER_NS),
         ]
-    return entries
+    return [(k, v, e, 0) for k, v, e in entries]
 
 
-FILES = {"plain": False, "sealed": True, "pickled": False}
+#: File name: sealed.
+FILES = {"plain": False, "sealed": True, "pickled": False, "timed": False}
 
 
 def build(name: str, core: ModuleType) -> bytes:
@@ -67,8 +71,9 @@ def build(name: str, core: ModuleType) -> bytes:
 
     entries = golden_entries(name)
     keyring = Keyring(KEY) if FILES[name] else None
+    timed = name == "timed"
     header = snapshot._build_header(
-        CREATED_NS, len(entries), keyring._ids[-1] if keyring else None, SALT, INSTANCE_ID
+        CREATED_NS, len(entries), keyring._ids[-1] if keyring else None, SALT, INSTANCE_ID, write_times=timed
     )
     out = io.BytesIO()
     out.write(header)
@@ -76,7 +81,7 @@ def build(name: str, core: ModuleType) -> bytes:
     refs = _refs(core, entries)
     done = frames = 0
     while done < len(entries):
-        payload, k = core.encode_frame(refs, done, FRAME_TARGET, CREATED_NS, name == "pickled")
+        payload, k = core.encode_frame(refs, done, FRAME_TARGET, CREATED_NS, name == "pickled", timed)
         writer.frame(snapshot.FRAME_ENTRIES, k, payload)
         done += k
         frames += 1
@@ -84,7 +89,7 @@ def build(name: str, core: ModuleType) -> bytes:
     return out.getvalue()
 
 
-def _refs(core: ModuleType, entries: list[tuple[Any, Any, int]]) -> Any:
+def _refs(core: ModuleType, entries: list[tuple[Any, Any, int, int]]) -> Any:
     """The core's references to entries, in order, as ``collect`` makes them from a table."""
     from godistcache import _snapshot_py
 
@@ -93,8 +98,9 @@ def _refs(core: ModuleType, entries: list[tuple[Any, Any, int]]) -> Any:
     from godistcache import _table_c
 
     table = _table_c.Table()
-    for key, value, expires in entries:
-        table._put_at(key, value, expires)
+    table._track_writes()
+    for key, value, expires, written in entries:
+        table._put_at(key, value, expires, written)
     return core.collect(table, CREATED_NS)
 
 
