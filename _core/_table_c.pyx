@@ -375,6 +375,8 @@ cdef class Table:
         self._default_ttl = 0.0
         self._written = NULL
         self._track = False
+        self._hits = 0
+        self._misses = 0
 
     def __init__(self, default_ttl=0):
         self.default_ttl = default_ttl
@@ -607,13 +609,17 @@ cdef class Table:
         """Return the live value stored under key, else default."""
         cdef Py_ssize_t ix = _find_live(self, key)
         if ix < 0:
+            self._misses += 1
             return default
+        self._hits += 1
         return <object>self._entries[ix].value
 
     def __getitem__(self, key):
         cdef Py_ssize_t ix = _find_live(self, key)
         if ix < 0:
+            self._misses += 1
             raise KeyError(key)
+        self._hits += 1
         return <object>self._entries[ix].value
 
     def __setitem__(self, key, value):

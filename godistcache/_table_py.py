@@ -127,9 +127,11 @@ class Table:
         "_data",
         "_default_ttl",
         "_default_ttl_ns",
+        "_hits",
         "_lock",
         "_lookup_depth",
         "_min_expires",
+        "_misses",
         "_reentrant_changes",
         "_reentrant_limit",
         "_track",
@@ -140,9 +142,11 @@ class Table:
     _data: dict[Hashable, list[Any]]
     _default_ttl: float
     _default_ttl_ns: int
+    _hits: int  # get and [] that found a live entry
     _lock: threading.RLock
     _lookup_depth: int
     _min_expires: int
+    _misses: int  # get and [] that did not
     _reentrant_changes: int
     _reentrant_limit: int
     _track: bool
@@ -159,6 +163,8 @@ class Table:
         self._reentrant_changes = 0
         self._reentrant_limit = 0
         self._track = False
+        self._hits = 0
+        self._misses = 0
         self._version = 0
         return self
 
@@ -338,13 +344,19 @@ class Table:
         """Return the live value stored under key, else default."""
         with self._lock:
             entry = self._find_live(key)
-            return default if entry is None else entry[0]
+            if entry is None:
+                self._misses += 1
+                return default
+            self._hits += 1
+            return entry[0]
 
     def __getitem__(self, key: Hashable) -> Any:
         with self._lock:
             entry = self._find_live(key)
             if entry is None:
+                self._misses += 1
                 raise KeyError(key)
+            self._hits += 1
             return entry[0]
 
     def __setitem__(self, key: Hashable, value: Any) -> None:

@@ -8,9 +8,12 @@ usual; godistcache only uses the API (tracer and meter ``godistcache``):
   as attributes, and the exception recorded when one fails;
 - counters ``godistcache.snapshot.entries`` (entries saved and loaded, by
   ``operation``) and ``godistcache.transfer.bytes`` (bytes uploaded and
-  downloaded, by ``operation``), and the observable gauge
-  ``godistcache.entries``: the live entries of every cache that has a
-  persister running.
+  downloaded, by ``operation``);
+- for every cache that has a persister running: the observable gauge
+  ``godistcache.entries`` (live entries) and the observable counters
+  ``godistcache.hits`` and ``godistcache.misses`` (``get`` and ``cache[key]``
+  calls that found a live entry, and that did not). The core counts those
+  always (two integers per cache); they are read only when the SDK collects.
 
 Without the package every call here is a no-op costing a function call; the
 hot paths (``get``, ``put``) are never instrumented.
@@ -88,15 +91,20 @@ def count(what: str, amount: int, operation: str) -> None:
     _instrument(what).add(amount, {"operation": operation})
 
 
-def _observe_entries(options: Any) -> Iterator[Any]:
-    from opentelemetry.metrics import Observation
+def _observer(read: Any) -> Any:
+    """An instrument callback observing the sum of read(cache) over the watched caches."""
 
-    total = 0
-    for ref in list(_watched.values()):
-        cache = ref()
-        if cache is not None:
-            total += len(cache)
-    yield Observation(total)
+    def observe(options: Any) -> Iterator[Any]:
+        from opentelemetry.metrics import Observation
+
+        total = 0
+        for ref in list(_watched.values()):
+            cache = ref()
+            if cache is not None:
+                total += read(cache)
+        yield Observation(total)
+
+    return observe
 
 
 def watch(cache: Any) -> None:
@@ -106,7 +114,19 @@ def watch(cache: Any) -> None:
     if "gauge" not in _instruments:
         meter = _metrics.get_meter(_NAME, _version())
         _instruments["gauge"] = meter.create_observable_gauge(
-            "godistcache.entries", callbacks=[_observe_entries], unit="{entry}", description="live entries of persisted caches"
+            "godistcache.entries", callbacks=[_observer(len)], unit="{entry}", description="live entries of persisted caches"
+        )
+        meter.create_observable_counter(
+            "godistcache.hits",
+            callbacks=[_observer(lambda c: c._hits)],
+            unit="{call}",
+            description="get and [] calls that found a live entry, in persisted caches",
+        )
+        meter.create_observable_counter(
+            "godistcache.misses",
+            callbacks=[_observer(lambda c: c._misses)],
+            unit="{call}",
+            description="get and [] calls that found no live entry, in persisted caches",
         )
     key = id(cache)
 

@@ -80,13 +80,21 @@ def test_failed_load_records_the_error(otel: Any, tmp_path: Path) -> None:
     assert any(e.name == "exception" for e in span.events)
 
 
-def test_entries_gauge_counts_watched_caches(otel: Any) -> None:
+def test_entries_hits_and_misses_of_watched_caches(otel: Any) -> None:
     _, reader = otel
     c = Cache()
     c.update({"a": 1, "b": 2, "c": 3})
     _telemetry.watch(c)
-    values = [p.value for p in _points(reader)["godistcache.entries"]]
-    assert values and values[-1] >= 3
+    before = _points(reader)
+    hits0 = sum(p.value for p in before.get("godistcache.hits", []))
+    misses0 = sum(p.value for p in before.get("godistcache.misses", []))
+    for _ in range(5):
+        c.get("a")
+    c.get("zz")
+    points = _points(reader)
+    assert [p.value for p in points["godistcache.entries"]][-1] >= 3
+    assert sum(p.value for p in points["godistcache.hits"]) - hits0 == 5
+    assert sum(p.value for p in points["godistcache.misses"]) - misses0 == 1
 
 
 def test_nothing_at_all_without_the_package(tmp_path: Path) -> None:
