@@ -328,6 +328,9 @@ def _save(
             if progress is not None:
                 progress(done, n)
         out.frame(FRAME_END, 0, _END.pack(n, frames))
+    release = getattr(refs, "release", None)
+    if release is not None:  # the compiled refs: dropped in chunks, other threads running in between
+        release()
     return n
 
 
