@@ -42,11 +42,47 @@ cdef extern from "Python.h":
     void _incref "Py_INCREF"(PyObject *o) noexcept
     void _decref "Py_DECREF"(PyObject *o) noexcept
 
-cdef extern from "gdc.h":
-    # Blocks of 2 MiB and more come from mmap with transparent huge pages:
-    # a million references fault in a dozen pages, not six thousand.
-    void *gdc_malloc(size_t nbytes) noexcept nogil
-    void gdc_free(void *p, size_t nbytes) noexcept nogil
+cdef extern from *:
+    """
+    #include <stdlib.h>
+    #if !defined(_WIN32)
+    #include <sys/mman.h>
+    #endif
+    /* The reference array is allocated with the GIL released, so with no
+     * Python allocator (PyMem_* needs the GIL): blocks of 2 MiB and more
+     * come from mmap with transparent huge pages (a million references
+     * fault in a dozen pages, not six thousand), smaller ones from malloc. */
+    static void *gdc_refs_alloc(size_t nbytes)
+    {
+    #if !defined(_WIN32) && defined(MAP_ANONYMOUS)
+        if (nbytes >= ((size_t)2 << 20)) {
+            void *p = mmap(NULL, nbytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+            if (p == MAP_FAILED)
+                return NULL;
+    #  if defined(MADV_HUGEPAGE)
+            (void)madvise(p, nbytes, MADV_HUGEPAGE);
+    #  endif
+            return p;
+        }
+    #endif
+        return malloc(nbytes ? nbytes : 1);
+    }
+
+    static void gdc_refs_free(void *p, size_t nbytes)
+    {
+        if (p == NULL)
+            return;
+    #if !defined(_WIN32) && defined(MAP_ANONYMOUS)
+        if (nbytes >= ((size_t)2 << 20)) {
+            munmap(p, nbytes);
+            return;
+        }
+    #endif
+        free(p);
+    }
+    """
+    void *gdc_refs_alloc(size_t nbytes) noexcept nogil
+    void gdc_refs_free(void *p, size_t nbytes) noexcept nogil
 
 cdef extern from *:
     """
@@ -89,7 +125,7 @@ cdef class Refs:
             _decref(self.refs[i].key)
             _decref(self.refs[i].value)
         self.n = 0
-        gdc_free(self.refs, <size_t>self.cap * sizeof(Ref))
+        gdc_refs_free(self.refs, <size_t>self.cap * sizeof(Ref))
 
     def release(self):
         """Drop every reference, letting other threads run between chunks (the refs are empty after)."""
@@ -127,11 +163,11 @@ def collect(Table table not None, int64_t now):
     # grow meanwhile, hence the loop.
     while r.cap < (table._nentries if table._nentries > 0 else 1):
         cap = table._nentries + table._nentries // 8 + 1
-        gdc_free(r.refs, <size_t>r.cap * sizeof(Ref))
+        gdc_refs_free(r.refs, <size_t>r.cap * sizeof(Ref))
         r.refs = NULL
         r.cap = 0
         with nogil:
-            p = <Ref *>gdc_malloc(<size_t>cap * sizeof(Ref))
+            p = <Ref *>gdc_refs_alloc(<size_t>cap * sizeof(Ref))
             if p != NULL:
                 memset(p, 0, <size_t>cap * sizeof(Ref))
         if p == NULL:
