@@ -28,6 +28,7 @@ from . import snapshot as _snapshot
 from ._table import TTL, Table, own_methods
 from .crypto import ENV_KEY, CipherKey, Keyring, _crypt_c
 from .errors import ConfigurationError, DecryptionError
+from .memo import MemoMethods
 from .persist import Persister, Store
 from .snapshot import Progress
 
@@ -527,7 +528,7 @@ class _SnapshotMethods:
         return cache
 
 
-class Cache(_SnapshotMethods, _SealedMethods, _CacheMethods, Table, MutableMapping):  # type: ignore[type-arg]
+class Cache(_SnapshotMethods, _SealedMethods, MemoMethods, _CacheMethods, Table, MutableMapping):  # type: ignore[type-arg]
     """A dict-fast local cache whose entries expire.
 
     Args:
@@ -556,7 +557,7 @@ class Cache(_SnapshotMethods, _SealedMethods, _CacheMethods, Table, MutableMappi
         (1, True, 2)
     """
 
-    __slots__ = ("_keyring",)
+    __slots__ = ("_flights", "_keyring")
 
     def __init__(self, default_ttl: TTL | None = 0, *, cipher_key: CipherKeys | None = None) -> None:
         # Here, not in _SealedMethods: a class built on Cache's bases without
