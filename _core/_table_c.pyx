@@ -377,6 +377,7 @@ cdef class Table:
         self._track = False
         self._hits = 0
         self._misses = 0
+        self._sweep_pos = 0
 
     def __init__(self, default_ttl=0):
         self.default_ttl = default_ttl
@@ -670,6 +671,39 @@ cdef class Table:
     def expire(self):
         """Free every expired entry now. Returns how many were freed."""
         return self._purge()
+
+    def _sweep(self, Py_ssize_t max_entries):
+        """Free the expired entries among the next max_entries slots of a round-robin cursor.
+
+        Bounded work for a background sweeper: one call visits at most
+        max_entries entry slots. Returns (entries freed, True when the cursor
+        came back to the start: a full pass is done).
+        """
+        cdef int64_t now = _now()
+        cdef Py_ssize_t ix, end, freed = 0
+        cdef Entry *ep
+        cdef PyObject *k
+        cdef PyObject *v
+        cdef list grave = []     # references released only once the table is consistent
+        if max_entries < 1:
+            raise ValueError(f"max_entries must be >= 1, got {max_entries}")
+        if self._sweep_pos >= self._nentries:   # a resize compacted the entries: start over
+            self._sweep_pos = 0
+        end = min(self._sweep_pos + max_entries, self._nentries)
+        for ix in range(self._sweep_pos, end):
+            ep = &self._entries[ix]
+            if ep.key == NULL or ep.expires == 0 or ep.expires > now:
+                continue
+            k = ep.key
+            v = ep.value
+            grave.append(<object>k)
+            grave.append(<object>v)
+            self._unlink_slot(self._slot_of_entry(ix))
+            _decref(k)
+            _decref(v)
+            freed += 1
+        self._sweep_pos = end if end < self._nentries else 0
+        return freed, self._sweep_pos == 0
 
     def __len__(self):
         if self._min_expires != INT64_MAX and self._min_expires <= _now():

@@ -19,6 +19,7 @@ cdef class Table:
     cdef bint _track           # write times are kept
     cdef readonly uint64_t _hits     # get and [] that found a live entry
     cdef readonly uint64_t _misses   # get and [] that did not
+    cdef Py_ssize_t _sweep_pos # the sweeper's cursor into _entries
     cdef uint32_t *_index      # low bits: 0 empty, 1 deleted, else entry + 2; high bits: hash tag
     cdef Py_ssize_t _size      # index slots, a power of two
     cdef int _shift            # 64 - log2(_size)

@@ -134,6 +134,7 @@ class Table:
         "_misses",
         "_reentrant_changes",
         "_reentrant_limit",
+        "_sweep_keys",
         "_track",
         "_version",
         "__weakref__",
@@ -149,6 +150,7 @@ class Table:
     _misses: int  # get and [] that did not
     _reentrant_changes: int
     _reentrant_limit: int
+    _sweep_keys: list[Hashable]
     _track: bool
     _version: int
 
@@ -163,6 +165,7 @@ class Table:
         self._reentrant_changes = 0
         self._reentrant_limit = 0
         self._track = False
+        self._sweep_keys = []
         self._hits = 0
         self._misses = 0
         self._version = 0
@@ -415,6 +418,29 @@ class Table:
         with self._lock:
             return self._purge()
 
+    def _sweep(self, max_entries: int) -> tuple[int, bool]:
+        """Free the expired entries among the next max_entries keys of a round-robin pass.
+
+        Bounded work for a background sweeper. Returns (entries freed, True
+        when a full pass is done).
+        """
+        if max_entries < 1:
+            raise ValueError(f"max_entries must be >= 1, got {max_entries}")
+        grave = []  # released only once the table is consistent
+        with self._lock:
+            if not self._sweep_keys:
+                self._sweep_keys = list(self._data)
+                self._sweep_keys.reverse()  # popped from the end: oldest first
+            now = now_ns()
+            for _ in range(min(max_entries, len(self._sweep_keys))):
+                key = self._sweep_keys.pop()
+                entry = self._data.get(key)
+                if entry is not None and entry[1] and entry[1] <= now:
+                    dead = self._pop_entry(key, entry)
+                    if dead is not None:
+                        grave.append(dead)
+            return len(grave), not self._sweep_keys
+
     def __len__(self) -> int:
         with self._lock:
             if self._min_expires != _INT64_MAX and self._min_expires <= now_ns():
@@ -431,6 +457,7 @@ class Table:
             self._changed()
             old = self._data
             self._data = {}
+            self._sweep_keys = []
             self._min_expires = _INT64_MAX
             self._version += 1
         del old  # values' finalisers run now, on an empty, consistent table

@@ -539,9 +539,15 @@ class Cache(_SnapshotMethods, _SealedMethods, MemoMethods, _CacheMethods, Table,
             32 ASCII characters), several oldest first (the newest seals), or
             a :class:`~godistcache.crypto.Keyring`. None: the keys in
             ``GODISTCACHE_AES_CIPHER_KEY`` if it is set, else none.
+        sweep_interval: free expired entries in the background: a daemon
+            thread passes over the entries every this many seconds, in
+            bounded steps (see :mod:`godistcache.sweep`). None: no sweeper;
+            expired entries are freed when met, by :meth:`expire` or by
+            ``len()``.
 
     Raises:
-        TypeError, ValueError: default_ttl is not a valid TTL.
+        TypeError, ValueError: default_ttl is not a valid TTL, or
+            sweep_interval is not positive.
         ConfigurationError: a cipher key (given or from the environment) is
             malformed.
 
@@ -557,15 +563,26 @@ class Cache(_SnapshotMethods, _SealedMethods, MemoMethods, _CacheMethods, Table,
         (1, True, 2)
     """
 
-    __slots__ = ("_flights", "_keyring")
+    __slots__ = ("_flights", "_keyring", "_sweeper")
 
-    def __init__(self, default_ttl: TTL | None = 0, *, cipher_key: CipherKeys | None = None) -> None:
+    def __init__(
+        self, default_ttl: TTL | None = 0, *, cipher_key: CipherKeys | None = None, sweep_interval: float | None = None
+    ) -> None:
         # Here, not in _SealedMethods: a class built on Cache's bases without
         # the _keyring slot (the benchmarks' Cache on the other core) must
         # still construct. super(_SealedMethods, ...) rather than super(), so
         # the per-core test classes can share this __init__.
         super(_SealedMethods, self).__init__(default_ttl)
         self._keyring = _as_keyring(cipher_key)
+        if sweep_interval is not None:
+            from .sweep import Sweeper
+
+            self._sweeper = Sweeper(self, sweep_interval)
+
+    @property
+    def sweeper(self) -> Any:
+        """The :class:`~godistcache.sweep.Sweeper` started by ``sweep_interval``, or None."""
+        return getattr(self, "_sweeper", None)
 
 
 # The calls users make in hot loops, made as fast on Cache as on the bare table.
