@@ -531,8 +531,6 @@ cdef class Table:
         cdef int64_t newmin = INT64_MAX
         cdef Py_ssize_t ix, n = 0
         cdef Entry *ep
-        cdef PyObject *k
-        cdef PyObject *v
         for ix in range(self._nentries):
             ep = &self._entries[ix]
             if ep.key == NULL or ep.expires == 0:
@@ -541,16 +539,22 @@ cdef class Table:
                 if ep.expires < newmin:
                     newmin = ep.expires
                 continue
-            k = ep.key
-            v = ep.value
-            grave.append(<object>k)
-            grave.append(<object>v)
-            self._unlink_slot(self._slot_of_entry(ix))
-            _decref(k)
-            _decref(v)
+            self._bury(ix, grave)
             n += 1
         self._min_expires = newmin
         return n
+
+    cdef int _bury(self, Py_ssize_t ix, list grave) except -1:
+        """Remove entry ix; its key and value go to grave, released by the caller once the table is consistent."""
+        cdef Entry *ep = &self._entries[ix]
+        cdef PyObject *k = ep.key
+        cdef PyObject *v = ep.value
+        grave.append(<object>k)
+        grave.append(<object>v)
+        self._unlink_slot(self._slot_of_entry(ix))
+        _decref(k)
+        _decref(v)
+        return 0
 
     cdef void _clear_all(self) noexcept:
         cdef Entry *entries = self._entries
@@ -682,8 +686,6 @@ cdef class Table:
         cdef int64_t now = _now()
         cdef Py_ssize_t ix, end, freed = 0
         cdef Entry *ep
-        cdef PyObject *k
-        cdef PyObject *v
         cdef list grave = []     # references released only once the table is consistent
         if max_entries < 1:
             raise ValueError(f"max_entries must be >= 1, got {max_entries}")
@@ -694,13 +696,7 @@ cdef class Table:
             ep = &self._entries[ix]
             if ep.key == NULL or ep.expires == 0 or ep.expires > now:
                 continue
-            k = ep.key
-            v = ep.value
-            grave.append(<object>k)
-            grave.append(<object>v)
-            self._unlink_slot(self._slot_of_entry(ix))
-            _decref(k)
-            _decref(v)
+            self._bury(ix, grave)
             freed += 1
         self._sweep_pos = end if end < self._nentries else 0
         return freed, self._sweep_pos == 0

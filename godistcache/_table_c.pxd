@@ -39,6 +39,7 @@ cdef class Table:
     cdef int _resize(self, Py_ssize_t minused) except -1
     cdef int _delete(self, object key) except -1
     cdef Py_ssize_t _purge(self) except -1
+    cdef int _bury(self, Py_ssize_t ix, list grave) except -1
     cdef Py_ssize_t _find_free(self, Py_hash_t h) noexcept
     cdef Py_ssize_t _slot_of_entry(self, Py_ssize_t ix) noexcept
     cdef void _unlink_slot(self, Py_ssize_t slot) noexcept

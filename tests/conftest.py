@@ -38,6 +38,17 @@ _CORE_PARAMS = [
 ]
 
 
+def wait_for(predicate: Any, timeout: float = 10.0) -> None:
+    """Poll predicate() until it is true; fail the test after timeout seconds."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            pytest.fail("condition not reached in time")
+        time.sleep(0.005)
+
+
 def golden_script(name: str) -> ModuleType:
     """The script ``tests/golden/<name>.py`` that makes (and describes) a set of golden files."""
     import importlib.util

@@ -21,6 +21,8 @@ import pytest
 from godistcache import Cache
 from godistcache.persist import Persister
 
+from .conftest import wait_for
+
 
 class DirStore:
     """Keeps each upload as a numbered file; fails while ``failing`` is set."""
@@ -51,14 +53,6 @@ class DirStore:
 
     def __repr__(self) -> str:
         return "<DirStore>"
-
-
-def wait_for(predicate: Any, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            pytest.fail("condition not reached in time")
-        time.sleep(0.005)
 
 
 @pytest.fixture

@@ -11,15 +11,7 @@ import pytest
 from godistcache import Cache
 from godistcache.sweep import Sweeper
 
-from .conftest import FrozenClock
-
-
-def wait_for(predicate: Any, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            pytest.fail("condition not reached in time")
-        time.sleep(0.005)
+from .conftest import FrozenClock, wait_for
 
 
 def test_sweep_steps_are_bounded_and_wrap(cache: Any, clock: FrozenClock) -> None:
