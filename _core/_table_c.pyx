@@ -283,6 +283,7 @@ cdef inline Py_ssize_t _find_live(Table t, object key) except -2:
         return -1
     cdef Entry *ep = _entry_at(t, slot)
     if ep.expires != 0 and ep.expires <= _now():
+        t._expired += 1
         t._drop_slot(slot)
         return -1
     return ep - t._entries
@@ -314,6 +315,7 @@ cdef inline int _store(Table self, object key, object value, int64_t expires, in
             # An expired entry is gone: the key comes back as a new one, at the end.
             old_key = ep.key
             old_value = ep.value
+            self._expired += 1
             self._unlink_slot(slot)
             free_slot = slot
         else:
@@ -321,6 +323,7 @@ cdef inline int _store(Table self, object key, object value, int64_t expires, in
             _incref(<PyObject *>value)
             ep.value = <PyObject *>value
             ep.expires = expires
+            self._puts += 1
             if expires != 0 and expires < self._min_expires:
                 self._min_expires = expires
             if self._written != NULL:
@@ -342,6 +345,7 @@ cdef inline int _store(Table self, object key, object value, int64_t expires, in
     ep.value = <PyObject *>value
     ep.hash = h
     ep.expires = expires
+    self._puts += 1
     if self._written != NULL:
         self._written[self._nentries] = written if written >= 0 else (now if now else _now())
     self._index[free_slot] = <uint32_t>(self._nentries + 2) | _tag(_mix(h), self._idxmask)
@@ -377,6 +381,9 @@ cdef class Table:
         self._track = False
         self._hits = 0
         self._misses = 0
+        self._puts = 0
+        self._deletes = 0
+        self._expired = 0
         self._sweep_pos = 0
 
     def __init__(self, default_ttl=0):
@@ -519,6 +526,9 @@ cdef class Table:
         cdef bint live = expires == 0 or expires > _now()
         if live:
             self._version += 1
+            self._deletes += 1
+        else:
+            self._expired += 1
         self._drop_slot(slot)
         return live
 
@@ -542,6 +552,7 @@ cdef class Table:
             self._bury(ix, grave)
             n += 1
         self._min_expires = newmin
+        self._expired += n
         return n
 
     cdef int _bury(self, Py_ssize_t ix, list grave) except -1:
@@ -668,6 +679,7 @@ cdef class Table:
             return None
         cdef int64_t now = _now()
         if expires <= now:
+            self._expired += 1
             self._drop_slot(slot)
             raise KeyError(key)
         return (expires - now) / 1e9
@@ -698,6 +710,7 @@ cdef class Table:
                 continue
             self._bury(ix, grave)
             freed += 1
+        self._expired += freed
         self._sweep_pos = end if end < self._nentries else 0
         return freed, self._sweep_pos == 0
 

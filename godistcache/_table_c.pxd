@@ -19,6 +19,9 @@ cdef class Table:
     cdef bint _track           # write times are kept
     cdef readonly uint64_t _hits     # get and [] that found a live entry
     cdef readonly uint64_t _misses   # get and [] that did not
+    cdef readonly uint64_t _puts     # entries written (new or replaced)
+    cdef readonly uint64_t _deletes  # live entries deleted
+    cdef readonly uint64_t _expired  # expired entries freed
     cdef Py_ssize_t _sweep_pos # the sweeper's cursor into _entries
     cdef uint32_t *_index      # low bits: 0 empty, 1 deleted, else entry + 2; high bits: hash tag
     cdef Py_ssize_t _size      # index slots, a power of two

@@ -132,6 +132,9 @@ class Table:
         "_lookup_depth",
         "_min_expires",
         "_misses",
+        "_puts",
+        "_deletes",
+        "_expired",
         "_reentrant_changes",
         "_reentrant_limit",
         "_sweep_keys",
@@ -148,6 +151,9 @@ class Table:
     _lookup_depth: int
     _min_expires: int
     _misses: int  # get and [] that did not
+    _puts: int  # entries written (new or replaced)
+    _deletes: int  # live entries deleted
+    _expired: int  # expired entries freed
     _reentrant_changes: int
     _reentrant_limit: int
     _sweep_keys: list[Hashable]
@@ -168,6 +174,9 @@ class Table:
         self._sweep_keys = []
         self._hits = 0
         self._misses = 0
+        self._puts = 0
+        self._deletes = 0
+        self._expired = 0
         self._version = 0
         return self
 
@@ -243,6 +252,7 @@ class Table:
         expires = entry[1]
         if expires and expires <= now_ns():
             # Removing an expired entry changes nothing anyone can see: no version bump.
+            self._expired += 1
             dead = self._pop_entry(key, entry)  # noqa: F841 - released on return, after the table is consistent
             return None
         return entry
@@ -274,13 +284,16 @@ class Table:
                 entry[0] = value
                 entry[1] = expires
                 entry[2] = written
+                self._puts += 1
                 if expires and expires < self._min_expires:
                     self._min_expires = expires
                 return
             # An expired entry is gone: the key comes back as a new one, at the end.
+            self._expired += 1
             dead = self._pop_entry(key, entry)  # noqa: F841
         self._changed()
         self._data[key] = [value, expires, written]
+        self._puts += 1
         self._version += 1
         if expires and expires < self._min_expires:
             self._min_expires = expires
@@ -297,6 +310,9 @@ class Table:
             return False
         if live:
             self._version += 1
+            self._deletes += 1
+        else:
+            self._expired += 1
         return live
 
     def _purge(self) -> int:
@@ -310,6 +326,7 @@ class Table:
                 if dead is not None:
                     grave.append(dead)
         self._min_expires = min((e[1] for e in list(self._data.values()) if e[1]), default=_INT64_MAX)
+        self._expired += len(grave)
         return len(grave)
 
     # -- public API ------------------------------------------------------------
@@ -409,6 +426,7 @@ class Table:
                 return None
             now = now_ns()
             if expires <= now:
+                self._expired += 1
                 dead = self._pop_entry(key, entry)  # noqa: F841
                 raise KeyError(key)
             return float(expires - now) / 1e9
@@ -439,6 +457,7 @@ class Table:
                     dead = self._pop_entry(key, entry)
                     if dead is not None:
                         grave.append(dead)
+            self._expired += len(grave)
             return len(grave), not self._sweep_keys
 
     def __len__(self) -> int:

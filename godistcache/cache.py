@@ -21,6 +21,7 @@ import copy as _copy
 import os
 import socket
 from collections.abc import Hashable, ItemsView, Iterable, Iterator, KeysView, MutableMapping, ValuesView
+from dataclasses import dataclass
 from types import ModuleType
 from typing import IO, Any, Union
 
@@ -32,7 +33,7 @@ from .memo import MemoMethods
 from .persist import Persister, Store
 from .snapshot import Progress
 
-__all__ = ["Cache", "CipherKeys", "TTL"]
+__all__ = ["Cache", "CacheStats", "CipherKeys", "TTL"]
 
 #: What ``cipher_key`` may be: one key, keys oldest first, or a Keyring.
 CipherKeys = Union[CipherKey, Iterable[CipherKey], Keyring]
@@ -84,6 +85,34 @@ def _empty(cls: type[Table], default_ttl_ns: int, keyring: Any = None) -> Table:
     return table
 
 
+@dataclass(frozen=True)
+class CacheStats:
+    """What :meth:`Cache.stats` returns: counts since the cache was created.
+
+    Attributes:
+        hits, misses: ``get`` and ``cache[key]`` calls that found a live entry, and that did not.
+        puts: entries written, new or replaced (``put``, ``put_safe``, ``cache[key] = v``, loads).
+        deletes: live entries deleted (``delete``, ``del``, ...; ``clear()`` is not counted).
+        expired: expired entries freed (when met, by ``expire()``, ``len()`` or the sweeper).
+        evicted: entries evicted to respect a size bound (always 0: caches are unbounded so far).
+        size: live entries now.
+    """
+
+    hits: int
+    misses: int
+    puts: int
+    deletes: int
+    expired: int
+    evicted: int
+    size: int
+
+    @property
+    def hit_ratio(self) -> float:
+        """hits / (hits + misses), or 0.0 before the first lookup."""
+        lookups = self.hits + self.misses
+        return self.hits / lookups if lookups else 0.0
+
+
 class _CacheMethods:
     """The cold half of :class:`Cache`, shared by every core it can sit on."""
 
@@ -100,6 +129,16 @@ class _CacheMethods:
     def items(self) -> ItemsView[Any, Any]:
         """A view of the live (key, value) pairs, in insertion order."""
         return _ItemsView(self)  # type: ignore[arg-type]
+
+    def stats(self) -> CacheStats:
+        """Counts of hits, misses, puts, deletes and expired entries since the cache was created.
+
+        The core keeps them as plain integers at every call, at no measurable
+        cost; reading them takes one ``len()``.
+        """
+        table: Any = self
+        size = len(table)  # frees expired entries first, and counts them
+        return CacheStats(table._hits, table._misses, table._puts, table._deletes, table._expired, 0, size)
 
     def copy(self) -> Any:
         """A shallow copy: same entries, expiry times and default TTL, the same keyring."""
