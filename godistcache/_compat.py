@@ -1,4 +1,4 @@
-"""What the selector modules (``_table``, ``_codec``) share.
+"""What the selector modules (``_table``, ``_codec``) share, and the environment's defaults.
 
 Each picks a compiled module or its pure-Python twin; the imports themselves
 stay in each selector, spelled out, so type checkers see the pure-Python twin.
@@ -11,6 +11,13 @@ import os
 
 #: ``GODISTCACHE_NO_EXTENSIONS=1`` forces the pure-Python twins.
 NO_EXTENSIONS = os.environ.get("GODISTCACHE_NO_EXTENSIONS", "") not in ("", "0")
+
+
+def default_instance_id() -> str:
+    """This process's name in snapshots and object names: ``GODISTCACHE_INSTANCE_ID``, else the host name."""
+    import socket
+
+    return os.environ.get("GODISTCACHE_INSTANCE_ID") or socket.gethostname()
 
 
 def warn_fallback(what: str, exc: ImportError) -> None:

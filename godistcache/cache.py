@@ -19,13 +19,13 @@ from __future__ import annotations
 
 import copy as _copy
 import os
-import socket
 from collections.abc import Hashable, ItemsView, Iterable, Iterator, KeysView, MutableMapping, ValuesView
 from dataclasses import dataclass
 from types import ModuleType
 from typing import IO, Any, Union
 
 from . import snapshot as _snapshot
+from ._compat import default_instance_id
 from ._table import TTL, Table, own_methods
 from .crypto import ENV_KEY, CipherKey, Keyring, _crypt_c
 from .errors import ConfigurationError, DecryptionError
@@ -351,9 +351,7 @@ class _SealedMethods:
 
 def _instance_id(given: str | None) -> str:
     """The name a writer puts in its snapshots: given, else ``GODISTCACHE_INSTANCE_ID``, else the host name."""
-    if given is not None:
-        return given
-    return os.environ.get("GODISTCACHE_INSTANCE_ID") or socket.gethostname()
+    return default_instance_id() if given is None else given
 
 
 class _SnapshotMethods:

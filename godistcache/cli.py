@@ -152,18 +152,10 @@ def _keyring_from_env(var: str) -> Optional[Keyring]:
     Keys are read from the environment only, never from the command line,
     where they would land in the shell's history and in ``ps``.
     """
-    from .crypto import KEY_SIZE, Keyring
-    from .errors import ConfigurationError
+    from .crypto import Keyring
 
     value = os.environ.get(var, "")
-    if not value:
-        return None
-    # As Keyring.from_env: every key form is at most 64 characters, so a longer value is a list.
-    parts = value.split(",") if len(value) > 2 * KEY_SIZE else [value]
-    try:
-        return Keyring(parts)
-    except ConfigurationError as exc:
-        raise ConfigurationError(f"{var}: {exc}") from None
+    return Keyring._from_variable(var, value) if value else None
 
 
 def _key_id(header: Header) -> str:
@@ -547,43 +539,39 @@ def _build_parser() -> argparse.ArgumentParser:
         epilog=S3_EXITS,
     )
     s3_sub = s3.add_subparsers(dest="s3_command", metavar="ACTION", required=True)
-    s3_ls = s3_sub.add_parser(
+
+    def s3_action(name: str, func: Callable[[argparse.Namespace], int], summary: str, details: str) -> argparse.ArgumentParser:
+        action = s3_sub.add_parser(
+            name, parents=[common], help=summary, description=f"{details} {S3_ENV_HELP}", epilog=S3_EXITS
+        )
+        action.set_defaults(func=func)
+        return action
+
+    s3_ls = s3_action(
         "ls",
-        parents=[common],
-        help="list the dated backups in the bucket",
-        description=(
-            "Print one line per dated backup (<object>_<instance>_<YYYY-MM-DD>.godistcache): object name, "
-            "instance, date, size in bytes. " + S3_ENV_HELP
-        ),
-        epilog=S3_EXITS,
+        _cmd_s3_ls,
+        "list the dated backups in the bucket",
+        "Print one line per dated backup (<object>_<instance>_<YYYY-MM-DD>.godistcache): object name, "
+        "instance, date, size in bytes.",
     )
     s3_ls.add_argument("--instance", metavar="ID", help="only the backups of instance ID")
-    s3_ls.set_defaults(func=_cmd_s3_ls)
-    s3_pull = s3_sub.add_parser(
+    s3_pull = s3_action(
         "pull",
-        parents=[common],
-        help="download a snapshot (the master by default) to a file",
-        description=(
-            "Download an object, by default the master <object>.godistcache, to FILE through a temporary "
-            "file renamed over it: FILE is whole or untouched. " + S3_ENV_HELP
-        ),
-        epilog=S3_EXITS,
+        _cmd_s3_pull,
+        "download a snapshot (the master by default) to a file",
+        "Download an object, by default the master <object>.godistcache, to FILE through a temporary "
+        "file renamed over it: FILE is whole or untouched.",
     )
     s3_pull.add_argument("--object", metavar="NAME", help="the object to download (default: the master)")
     s3_pull.add_argument("file", metavar="FILE", help="where to write it")
-    s3_pull.set_defaults(func=_cmd_s3_pull)
-    s3_push = s3_sub.add_parser(
+    s3_push = s3_action(
         "push",
-        parents=[common],
-        help="upload a snapshot file as this instance's backup of today and make it the master",
-        description=(
-            "Upload the snapshot FILE to <object>_<instance>_<YYYY-MM-DD>.godistcache (today, UTC), then "
-            "refresh <object>.godistcache from it by a server-side copy. " + S3_ENV_HELP
-        ),
-        epilog=S3_EXITS,
+        _cmd_s3_push,
+        "upload a snapshot file as this instance's backup of today and make it the master",
+        "Upload the snapshot FILE to <object>_<instance>_<YYYY-MM-DD>.godistcache (today, UTC), then "
+        "refresh <object>.godistcache from it by a server-side copy.",
     )
     s3_push.add_argument("file", metavar="FILE", help="the snapshot (.godistcache) file")
-    s3_push.set_defaults(func=_cmd_s3_push)
     return parser
 
 

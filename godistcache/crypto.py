@@ -348,12 +348,17 @@ class Keyring(_KeyringCore):
             raise ConfigurationError(f"{ENV_KEY} is not set")
         if not value:
             raise ConfigurationError(f"{ENV_KEY} is set but empty")
+        return cls._from_variable(ENV_KEY, value)
+
+    @classmethod
+    def _from_variable(cls, var: str, value: str) -> Keyring:
+        """The keyring an environment variable's value names: one key, or several separated by commas."""
         # Every key form is at most 64 characters, so a longer value is a list.
         parts = value.split(",") if len(value) > 2 * KEY_SIZE else [value]
         try:
             return cls(parts)
         except ConfigurationError as exc:
-            raise ConfigurationError(f"{ENV_KEY}: {exc}") from None
+            raise ConfigurationError(f"{var}: {exc}") from None
 
     def _derive(self, kid: bytes | None, salt: bytes, info: bytes) -> AESGCM:
         """A one-use AES-256-GCM key: HKDF-SHA256 of key ``kid`` (None: the newest) over salt and info.

@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, NoReturn, Optional
 
 from . import _telemetry
+from ._compat import default_instance_id
 from ._files import atomic_write
 from .errors import ConfigurationError, SyncError
 
@@ -258,9 +259,7 @@ class S3Store:
                 f"not a valid object name: {object_name!r} (letters, digits, '.', '_', '-', and '/' between folders)"
             )
         if instance_id is None:
-            instance_id = _check_instance_id(
-                os.environ.get("GODISTCACHE_INSTANCE_ID") or socket.gethostname(), "the instance id"
-            )
+            instance_id = _check_instance_id(default_instance_id(), "the instance id")
         else:
             instance_id = _check_instance_id(instance_id, "instance_id")
 
@@ -511,14 +510,14 @@ class S3Store:
                 to the master failed, the dated backup is in place.
             OSError: the file can't be read.
         """
-        size = os.path.getsize(path)
-        with _telemetry.span("upload", path=os.fspath(path), bucket=self.bucket, bytes=size) as span:
-            name = self._upload(path, progress)
-            _telemetry.set_attributes(span, object=name)
+        with _telemetry.span("upload", path=os.fspath(path), bucket=self.bucket) as span:
+            name, size = self._upload(path, progress)
+            _telemetry.set_attributes(span, object=name, bytes=size)
         _telemetry.count("bytes", size, "upload")
         return name
 
-    def _upload(self, path: str | os.PathLike[str], progress: Optional[Progress]) -> str:
+    def _upload(self, path: str | os.PathLike[str], progress: Optional[Progress]) -> tuple[str, int]:
+        """upload's work: (the dated object's name, bytes sent)."""
         from minio.commonconfig import ComposeSource, CopySource
 
         name = self.backup_name()
@@ -541,7 +540,7 @@ class S3Store:
             else:
                 self._client.copy_object(self.bucket, master, CopySource(self.bucket, name))
         logger.debug("S3: uploaded %s/%s (%d bytes), master %s refreshed", self.bucket, name, size, master)
-        return name
+        return name, size
 
     def download(self, object_name: str, path: str | os.PathLike[str], *, progress: Optional[Progress] = None) -> int:
         """Download an object to a local file, atomically.

@@ -88,7 +88,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from . import _snapshot_py, _telemetry
 from ._files import atomic_write
 from ._snapshot_py import OPAQUE, REFUSE, UNPICKLE
-from ._codec_py import Pickled
+from ._codec_py import Pickled, _read_uvarint
 from ._compat import NO_EXTENSIONS, warn_fallback
 from ._table import Table, now_ns
 from .crypto import Keyring
@@ -160,6 +160,11 @@ def _core(table: Any) -> ModuleType:
     return _snapshot_py
 
 
+def _reading_core() -> ModuleType:
+    """The frame codec for reading without a table (inspect, export): the compiled one if there is one."""
+    return _snapshot_py if _snapshot_c is None else _snapshot_c
+
+
 @dataclass(frozen=True)
 class Header:
     """A snapshot's header."""
@@ -196,7 +201,9 @@ class SnapshotInfo:
     """What :func:`inspect` and :func:`verify` found in a file.
 
     ``live`` and ``expired`` split ``entries`` at the time of the check;
-    ``authenticated`` is True when a sealed file's every frame opened.
+    ``pickled`` counts the objects the file holds pickled (each frame's
+    header says how many); ``authenticated`` is True when a sealed file's
+    every frame opened.
     """
 
     path: str
@@ -297,7 +304,8 @@ def save(
     target = os.path.abspath(os.fspath(path))
     with _telemetry.span("save", path=target, sealed=keyring is not None) as span:
         n = _save(table, target, keyring, allow_pickle, instance_id, progress)
-        _telemetry.set_attributes(span, entries=n, bytes=os.path.getsize(target))
+        if span is not None:
+            _telemetry.set_attributes(span, entries=n, bytes=os.path.getsize(target))
     _telemetry.count("entries", n, "save")
     return n
 
@@ -593,14 +601,11 @@ def _inspect(path: PathLike, keyring: Optional[Keyring], progress: Optional[Prog
         info = SnapshotInfo(path=snap.path, header=snap.header, file_size=snap.size)
         if snap.header.sealed and snap.aead is None:
             return info
-        sink: list[Any] = []
-        core = _snapshot_py if _snapshot_c is None else _snapshot_c
+        core = _reading_core()
         now = now_ns()
         for frame in snap.frames():
-            live, expired = snap.decode(core, frame, now, OPAQUE, sink)
-            for key, value, _ in sink:
-                info.pickled += _count_pickled(key) + _count_pickled(value)
-            sink.clear()
+            live, expired = snap.decode(core, frame, now, OPAQUE, None)
+            info.pickled += _read_uvarint(frame[3], 0, len(frame[3]))[0]
             info.frames += 1
             info.payload_bytes += len(frame[3])
             info.entries += live + expired
@@ -612,16 +617,6 @@ def _inspect(path: PathLike, keyring: Optional[Keyring], progress: Optional[Prog
             progress(snap.size, snap.size)
         info.authenticated = snap.header.sealed
         return info
-
-
-def _count_pickled(obj: Any) -> int:
-    if type(obj) is Pickled:
-        return 1
-    if type(obj) in (tuple, list, set, frozenset):
-        return sum(_count_pickled(x) for x in obj)
-    if type(obj) is dict:
-        return sum(_count_pickled(k) + _count_pickled(v) for k, v in obj.items())
-    return 0
 
 
 def verify(path: PathLike, keyring: Optional[Keyring] = None, progress: Optional[Progress] = None) -> SnapshotInfo:
@@ -722,7 +717,7 @@ def export_json(path: PathLike, out: IO[str], keyring: Optional[Keyring] = None,
     with _Opened(path, keyring, need_key=True) as snap:
         h = snap.header
         writer = _JsonWriter(out, h.created_ns, h.instance_id, h.sealed)
-        core = _snapshot_py if _snapshot_c is None else _snapshot_c
+        core = _reading_core()
         now = now_ns()
         sink: list[Any] = []
         for frame in snap.frames():
