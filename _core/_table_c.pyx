@@ -22,12 +22,17 @@ from cpython.object cimport PyObject, PyTypeObject, PyObject_RichCompareBool, Py
 from cpython.float cimport PyFloat_CheckExact, PyFloat_AS_DOUBLE
 from cpython.long cimport PyLong_CheckExact
 from libc.math cimport floor, isinf, isnan
-from libc.stdint cimport INT64_MAX, int64_t, uint32_t, uint64_t
+from libc.stdint cimport INT64_MAX, int64_t, uint8_t, uint32_t, uint64_t
+from libc.string cimport memset
 
 from clock cimport gdc_clock_resolution_ns, gdc_clock_uses_tsc, gdc_now_ns
 
 import datetime as _datetime
+import logging as _logging
 import operator as _operator
+import reprlib as _reprlib
+
+_logger = _logging.getLogger("godistcache")
 
 
 cdef extern from "Python.h":
@@ -38,6 +43,7 @@ cdef extern from "Python.h":
     void _decref "Py_DECREF"(PyObject *o) noexcept
     void _xdecref "Py_XDECREF"(PyObject *o) noexcept
     long long PyLong_AsLongLongAndOverflow(object o, int *overflow) except? -1
+    Py_ssize_t PY_SSIZE_T_MAX
 
 cdef extern from "Python.h":
     ctypedef struct PyMethodDef:
@@ -66,6 +72,22 @@ cdef enum:
     SLOT_DELETED = 1
     EQ_TABLE_CHANGED = 2
     MAX_LOOKUP_RESTARTS = 16
+    POL_FREQ = 3              # an entry's policy byte: accesses since it was last looked at, 0 to 3...
+    POL_MAIN = 4              # ...and whether it is in the main queue (else the small one)
+    SMALL_SHARE = 20          # the small queue holds 1/20 of the entries
+    SECOND_CHANCES = 64       # main entries one eviction may spare before it evicts regardless
+    PURGE_SHARE = 4           # a full purge runs at most once per max_size/4 evicting stores
+
+# What on_evict's third argument says.
+EXPIRED = "expired"
+EVICTED = "evicted"
+DELETED = "deleted"
+REPLACED = "replaced"
+cdef object _EXPIRED = EXPIRED
+cdef object _EVICTED = EVICTED
+cdef object _DELETED = DELETED
+cdef object _REPLACED = REPLACED
+cdef Py_ssize_t _NO_PURGE_YET = PY_SSIZE_T_MAX // 2
 
 cdef Py_ssize_t MAX_SIZE = (<Py_ssize_t>1) << 31   # uint32 slots hold entry + 2
 
@@ -284,9 +306,16 @@ cdef inline Py_ssize_t _find_live(Table t, object key) except -2:
     cdef Entry *ep = _entry_at(t, slot)
     if ep.expires != 0 and ep.expires <= _now():
         t._expired += 1
-        t._drop_slot(slot)
+        t._drop_slot(slot, _EXPIRED)
         return -1
     return ep - t._entries
+
+
+cdef inline void _touch(Table t, Py_ssize_t ix) noexcept:
+    # A read or an overwrite of a bounded table's entry: one more access, up to 3.
+    cdef uint8_t p = t._pol[ix]
+    if (p & POL_FREQ) != POL_FREQ:
+        t._pol[ix] = p + 1
 
 
 cdef inline int _put(Table self, object key, object value, int64_t ttl_ns) except -1:
@@ -302,10 +331,16 @@ cdef inline int _store(Table self, object key, object value, int64_t expires, in
 
     A table that tracks write times records written as the entry's (-1: now),
     before any reference is released: a finaliser may change the table.
+    A bounded or listened table ends in _store_tail, which evicts to fit and
+    notifies.
     """
+    cdef int64_t w = 0
+    if self._weigher is not None:
+        w = self._weigh(key, value)     # Python code: before the table is looked at
     cdef Py_hash_t h = gdc_hash(key)
     cdef Py_ssize_t free_slot = -1
     cdef Py_ssize_t slot = _lookup(self, key, h, &free_slot)
+    cdef Py_ssize_t ix
     cdef Entry *ep
     cdef PyObject *old_key = NULL
     cdef PyObject *old_value = NULL
@@ -326,8 +361,18 @@ cdef inline int _store(Table self, object key, object value, int64_t expires, in
             self._puts += 1
             if expires != 0 and expires < self._min_expires:
                 self._min_expires = expires
+            ix = ep - self._entries
             if self._written != NULL:
-                self._written[ep - self._entries] = written if written >= 0 else (now if now else _now())
+                self._written[ix] = written if written >= 0 else (now if now else _now())
+            if self._slow:
+                if self._pol != NULL:
+                    _touch(self, ix)
+                    if self._weights != NULL:
+                        self._weight += w - self._weights[ix]
+                        self._weights[ix] = w
+                old_key = ep.key
+                _incref(old_key)
+                return _store_tail(self, ix, old_key, old_value, _REPLACED, now)
             _decref(old_value)
             return 0
     if self._nentries >= self._usable:
@@ -349,14 +394,71 @@ cdef inline int _store(Table self, object key, object value, int64_t expires, in
     if self._written != NULL:
         self._written[self._nentries] = written if written >= 0 else (now if now else _now())
     self._index[free_slot] = <uint32_t>(self._nentries + 2) | _tag(_mix(h), self._idxmask)
+    ix = self._nentries
     self._nentries += 1
     self._used += 1
     self._version += 1
     if expires != 0 and expires < self._min_expires:
         self._min_expires = expires
+    if self._slow:
+        if self._pol != NULL:
+            if self._weights != NULL:
+                self._weights[ix] = w
+                self._weight += w
+            self._policy_insert(ix, h)
+        return _store_tail(self, ix, old_key, old_value, _EXPIRED, now)
     _xdecref(old_key)
     _xdecref(old_value)
     return 0
+
+
+cdef int _store_tail(Table self, Py_ssize_t ix, PyObject *old_key, PyObject *old_value,
+                     object cause, int64_t now) except -1:
+    """The end of a store into a bounded or listened table, which now holds entry ix.
+
+    Evicts until the table fits its bounds (never entry ix), then, with the
+    table consistent, tells the listener what left it (old_key/old_value,
+    owned references or NULL, left for cause) and releases it all. now is
+    the clock, or 0 if not read yet.
+    """
+    cdef PyObject *k1 = NULL
+    cdef PyObject *v1 = NULL
+    cdef int evicted1 = 0
+    grave = None
+    try:
+        if self._bounded and (self._used > self._max_size or self._weight > self._max_weight):
+            grave = self._make_room(ix, now if now else _now(), &k1, &v1, &evicted1)
+        if self._on_evict is not None:
+            if old_value != NULL:
+                self._notify(<object>old_key, <object>old_value, cause)
+            if k1 != NULL:
+                self._notify(<object>k1, <object>v1, _EVICTED if evicted1 else _EXPIRED)
+            if grave is not None:
+                self._deliver(grave)
+    finally:
+        _xdecref(old_key)
+        _xdecref(old_value)
+        _xdecref(k1)
+        _xdecref(v1)
+    return 0
+
+
+cdef inline uint32_t _fingerprint(uint64_t m) noexcept nogil:
+    # The ghost's bucket comes from bits 32 and up of the mixed hash, its fingerprint from the rest.
+    cdef uint32_t fp = <uint32_t>m
+    return fp if fp != 0 else 1
+
+
+def _bound_arg(name, value, limit, unbounded):
+    """A bound argument checked: an int from 1 to limit - 1, or None for unbounded."""
+    if value is None:
+        return unbounded
+    if isinstance(value, bool) or not hasattr(type(value), "__index__"):
+        raise TypeError(f"{name} must be an int or None, got {type(value).__name__}")
+    n = _operator.index(value)
+    if n < 1 or n >= limit:
+        raise ValueError(f"{name} must be between 1 and {limit - 1}, got {value!r}")
+    return n
 
 
 # --- the table ---------------------------------------------------------------
@@ -385,12 +487,30 @@ cdef class Table:
         self._deletes = 0
         self._expired = 0
         self._sweep_pos = 0
+        self._bounded = False
+        self._slow = False
+        self._pol = NULL
+        self._weights = NULL
+        self._ghost = NULL
+        self._ghost_buckets = 0
+        self._ghost_ctr = 0
+        self._max_size = PY_SSIZE_T_MAX
+        self._max_weight = INT64_MAX
+        self._weight = 0
+        self._nsmall = 0
+        self._small_hand = 0
+        self._main_hand = 0
+        self._since_purge = _NO_PURGE_YET
+        self._evicted = 0
 
     def __init__(self, default_ttl=0):
         self.default_ttl = default_ttl
 
     def __dealloc__(self):
         self._clear_all()
+        if self._ghost != NULL:
+            gdc_free(self._ghost, <size_t>self._ghost_buckets * 4 * sizeof(uint32_t))
+            self._ghost = NULL
 
     @property
     def default_ttl(self):
@@ -435,18 +555,259 @@ cdef class Table:
     cdef void _unlink_slot(self, Py_ssize_t slot) noexcept:
         """Remove the entry at slot; the caller owns its key and value references."""
         cdef Entry *ep = _entry_at(self, slot)
+        cdef Py_ssize_t ix
+        if self._pol != NULL:
+            ix = ep - self._entries
+            if not (self._pol[ix] & POL_MAIN):
+                self._nsmall -= 1
+            if self._weights != NULL:
+                self._weight -= self._weights[ix]
         self._index[slot] = SLOT_DELETED
         ep.key = NULL
         ep.value = NULL
         self._used -= 1
 
-    cdef void _drop_slot(self, Py_ssize_t slot) noexcept:
+    cdef int _drop_slot(self, Py_ssize_t slot, object cause) except -1:
+        """Remove the entry at slot, tell the listener it left for cause, release it."""
         cdef Entry *ep = _entry_at(self, slot)
         cdef PyObject *k = ep.key
         cdef PyObject *v = ep.value
         self._unlink_slot(slot)
+        if self._on_evict is not None:
+            try:
+                self._notify(<object>k, <object>v, cause)
+            finally:
+                _decref(k)
+                _decref(v)
+            return 0
         _decref(k)
         _decref(v)
+        return 0
+
+    # -- the listener ------------------------------------------------------------
+
+    cdef int _notify(self, object key, object value, object cause) except -1:
+        """Call on_evict(key, value, cause); an exception it raises is logged, not raised."""
+        listener = self._on_evict
+        if listener is None:
+            return 0
+        try:
+            listener(key, value, cause)
+        except Exception:
+            _logger.exception("on_evict listener %r raised for an entry that left the cache (%s); "
+                              "the cache is not affected", listener, cause)
+        return 0
+
+    cdef int _deliver(self, list grave) except -1:
+        """Notify the listener of each (key, value, cause) triple in grave, in order."""
+        cdef Py_ssize_t i
+        for i in range(0, len(grave) - 2, 3):
+            self._notify(grave[i], grave[i + 1], grave[i + 2])
+        return 0
+
+    # -- the size bound: S3-FIFO --------------------------------------------------
+    #
+    # Entries sit in _entries in insertion order, and that order is the queue
+    # order: a new key goes to the small queue (its policy byte 0), or to the
+    # main queue when its fingerprint is among the ghosts (keys recently
+    # evicted from the small queue). Reads and overwrites count accesses, up
+    # to 3, in the policy byte. To evict, the small queue is served first while
+    # it holds 1/20 of the entries or more: its oldest entry moves to the main
+    # queue if it was accessed, else is evicted and becomes a ghost. The main
+    # queue is a clock: its hand spares an accessed entry (one access fewer),
+    # and evicts the first one with none, or after SECOND_CHANCES spared, the
+    # next one. Whichever queue is scanned, an expired entry met is freed
+    # instead. Entries stay where they are: queue moves are bits, and a resize
+    # keeps the order, so the policy needs no links.
+
+    cdef int64_t _weigh(self, object key, object value) except -1:
+        w = self._weigher(key, value)
+        if isinstance(w, bool) or not isinstance(w, int):
+            raise TypeError(f"weigher must return an int, got {type(w).__name__} for key {_reprlib.repr(key)}")
+        if w < 0:
+            raise ValueError(f"weigher returned {w} for key {_reprlib.repr(key)}: weights must be >= 0")
+        if w > self._max_weight:
+            raise ValueError(f"key {_reprlib.repr(key)} weighs {w}, more than max_weight={self._max_weight}: "
+                             "it can't be stored")
+        return w
+
+    cdef int _policy_insert(self, Py_ssize_t ix, Py_hash_t h) noexcept:
+        if self._ghost_buckets != 0 and self._ghost_take(h):
+            self._pol[ix] = POL_MAIN
+        else:
+            self._pol[ix] = 0
+            self._nsmall += 1
+        return 0
+
+    cdef int _ghost_add(self, Py_hash_t h) except -1:
+        """Remember h's fingerprint; a full bucket gives up a slot chosen round-robin."""
+        cdef Py_ssize_t want, slots = 64
+        if self._ghost_buckets == 0:
+            want = self._max_size if self._max_size != PY_SSIZE_T_MAX else self._used
+            while slots < want // 2:
+                slots <<= 1
+            self._ghost = <uint32_t *>gdc_calloc(<size_t>slots * sizeof(uint32_t))
+            if self._ghost == NULL:
+                return 0        # no ghosts: new keys all start in the small queue
+            self._ghost_buckets = slots // 4
+        cdef uint64_t m = _mix(h)
+        cdef uint32_t fp = _fingerprint(m)
+        cdef uint32_t *b = &self._ghost[4 * <size_t>((m >> 32) & <uint64_t>(self._ghost_buckets - 1))]
+        cdef int j
+        for j in range(4):
+            if b[j] == fp:
+                return 0
+        for j in range(4):
+            if b[j] == 0:
+                b[j] = fp
+                return 0
+        b[self._ghost_ctr & 3] = fp
+        self._ghost_ctr += 1
+        return 0
+
+    cdef bint _ghost_take(self, Py_hash_t h) noexcept:
+        cdef uint64_t m = _mix(h)
+        cdef uint32_t fp = _fingerprint(m)
+        cdef uint32_t *b = &self._ghost[4 * <size_t>((m >> 32) & <uint64_t>(self._ghost_buckets - 1))]
+        cdef int j
+        for j in range(4):
+            if b[j] == fp:
+                b[j] = 0
+                return True
+        return False
+
+    cdef Py_ssize_t _small_victim(self, Py_ssize_t protect, int64_t now) noexcept:
+        """The small queue's entry to free (expired, or not accessed), promoting accessed ones; -1: none."""
+        cdef Py_ssize_t i = self._small_hand
+        cdef bint advancing = True      # the hand never passes an entry still in the small queue
+        cdef Entry *ep
+        cdef uint8_t p
+        while i < self._nentries:
+            ep = &self._entries[i]
+            p = self._pol[i]
+            if ep.key == NULL or (p & POL_MAIN):
+                i += 1
+                if advancing:
+                    self._small_hand = i
+                continue
+            if i == protect:
+                advancing = False
+                i += 1
+                continue
+            if ep.expires != 0 and ep.expires <= now:
+                return i
+            if p & POL_FREQ:
+                self._pol[i] = POL_MAIN
+                self._nsmall -= 1
+                i += 1
+                if advancing:
+                    self._small_hand = i
+                continue
+            return i
+        return -1
+
+    cdef Py_ssize_t _main_victim(self, Py_ssize_t protect, int64_t now) noexcept:
+        """The main queue's entry to free: the clock hand's next unspared one; -1: none but protect."""
+        cdef Py_ssize_t nmain = self._used - self._nsmall
+        if 0 <= protect < self._nentries and self._entries[protect].key != NULL and (self._pol[protect] & POL_MAIN):
+            nmain -= 1
+        if nmain <= 0:
+            return -1
+        cdef Py_ssize_t i = self._main_hand
+        cdef int spared = 0
+        cdef Entry *ep
+        cdef uint8_t p
+        # Ends: a main entry other than protect exists, and at most SECOND_CHANCES
+        # are spared, so it is found within SECOND_CHANCES + 1 turns of the clock.
+        cdef Py_ssize_t budget = (SECOND_CHANCES + 2) * (self._nentries + 1)
+        while budget > 0:
+            budget -= 1
+            if i >= self._nentries:
+                i = 0
+            ep = &self._entries[i]
+            p = self._pol[i]
+            if ep.key == NULL or not (p & POL_MAIN) or i == protect:
+                i += 1
+                continue
+            if (p & POL_FREQ) and spared < SECOND_CHANCES and not (ep.expires != 0 and ep.expires <= now):
+                self._pol[i] = p - 1
+                spared += 1
+                i += 1
+                continue
+            self._main_hand = i + 1
+            return i
+        return -1
+
+    cdef int _evict_one(self, Py_ssize_t protect, int64_t now, PyObject **k, PyObject **v) except -1:
+        """Unlink one entry other than protect, handing its references to *k and *v.
+
+        Returns 1 when it was evicted, 0 when it had expired.
+        """
+        cdef Py_ssize_t ix = -1
+        cdef Py_ssize_t cap = self._max_size if self._max_size != PY_SSIZE_T_MAX else self._used
+        if self._nsmall > 0 and (self._nsmall * SMALL_SHARE >= cap or self._nsmall == self._used):
+            ix = self._small_victim(protect, now)
+        if ix < 0:
+            ix = self._main_victim(protect, now)
+            if ix < 0:
+                ix = self._small_victim(protect, now)
+                if ix < 0:
+                    raise RuntimeError("cache over its bound with no entry to evict (a bug: please report it)")
+        cdef Entry *ep = &self._entries[ix]
+        cdef bint expired = ep.expires != 0 and ep.expires <= now
+        cdef bint small = not (self._pol[ix] & POL_MAIN)
+        cdef Py_hash_t h = ep.hash
+        k[0] = ep.key
+        v[0] = ep.value
+        self._unlink_slot(self._slot_of_entry(ix))
+        if expired:
+            self._expired += 1
+            return 0
+        self._evicted += 1
+        self._version += 1
+        if small:
+            self._ghost_add(h)
+        return 1
+
+    cdef object _make_room(self, Py_ssize_t protect, int64_t now, PyObject **k1, PyObject **v1,
+                           int *evicted1):
+        """Free entries (never protect) until the table fits its bounds.
+
+        The first entry evicted goes to *k1, *v1 (owned references; *evicted1
+        is 0 if it had expired instead); the others, and a purge's, go to the
+        list returned as (key, value, cause) triples, or None when there are none.
+
+        Expired entries go first: when one may have expired, every expired
+        entry is freed by a full purge, run at most once per max_size/4 stores
+        that had to make room (so it costs O(1) per store); in between, the
+        scans free the expired entries they meet instead of live ones.
+        """
+        cdef Py_ssize_t cap = self._max_size if self._max_size != PY_SSIZE_T_MAX else self._used
+        cdef PyObject *k
+        cdef PyObject *v
+        cdef list grave = None
+        cdef int evicted
+        if now >= self._min_expires and self._since_purge >= max(cap // PURGE_SHARE, 1):
+            grave = []
+            self._purge_into(now, grave)
+        self._since_purge += 1
+        while self._used > self._max_size or self._weight > self._max_weight:
+            evicted = self._evict_one(protect, now, &k, &v)
+            if k1[0] == NULL and grave is None:     # the first to leave: told first
+                k1[0] = k
+                v1[0] = v
+                evicted1[0] = evicted
+                continue
+            try:
+                if grave is None:
+                    grave = []
+                grave.append(<object>k)
+                grave.append(<object>v)
+                grave.append(_EVICTED if evicted else _EXPIRED)
+            finally:
+                _decref(k)
+                _decref(v)
+        return grave
 
     # -- mutation ------------------------------------------------------------
 
@@ -462,12 +823,21 @@ cdef class Table:
         cdef uint32_t *index = <uint32_t *>gdc_calloc(<size_t>newsize * sizeof(uint32_t))
         cdef Entry *entries = <Entry *>gdc_malloc(<size_t>usable * sizeof(Entry))
         cdef int64_t *written = NULL
+        cdef uint8_t *pol = NULL
+        cdef int64_t *weights = NULL
         if self._track:
             written = <int64_t *>gdc_malloc(<size_t>usable * sizeof(int64_t))
-        if index == NULL or entries == NULL or (self._track and written == NULL):
+        if self._bounded:
+            pol = <uint8_t *>gdc_malloc(<size_t>usable)
+            if self._weigher is not None:
+                weights = <int64_t *>gdc_malloc(<size_t>usable * sizeof(int64_t))
+        if (index == NULL or entries == NULL or (self._track and written == NULL)
+                or (self._bounded and pol == NULL) or (self._weigher is not None and weights == NULL)):
             gdc_free(index, <size_t>newsize * sizeof(uint32_t))
             gdc_free(entries, <size_t>usable * sizeof(Entry))
             gdc_free(written, <size_t>usable * sizeof(int64_t))
+            gdc_free(pol, <size_t>usable)
+            gdc_free(weights, <size_t>usable * sizeof(int64_t))
             raise MemoryError()
         # entry + 2 <= usable + 1 < 2 * newsize: one bit more than the slot number
         cdef uint32_t idxmask = <uint32_t>min(<uint64_t>newsize * 2 - 1, <uint64_t>0xFFFFFFFF)
@@ -475,14 +845,23 @@ cdef class Table:
         cdef size_t i
         cdef uint64_t m
         cdef Py_ssize_t j = 0, k
+        cdef Py_ssize_t small_hand = -1, main_hand = -1   # the hands keep their place in the order
         cdef Entry *ep
         for k in range(self._nentries):
+            if k == self._small_hand:
+                small_hand = j
+            if k == self._main_hand:
+                main_hand = j
             ep = &self._entries[k]
             if ep.key == NULL:
                 continue
             entries[j] = ep[0]
             if written != NULL:
                 written[j] = self._written[k] if self._written != NULL else 0
+            if pol != NULL:
+                pol[j] = self._pol[k]
+                if weights != NULL:
+                    weights[j] = self._weights[k]
             m = _mix(ep.hash)
             i = _slot0(m, shift)
             while index[i] != SLOT_EMPTY:
@@ -492,6 +871,10 @@ cdef class Table:
         self._free_arrays()
         self._entries = entries
         self._written = written
+        self._pol = pol
+        self._weights = weights
+        self._small_hand = small_hand if small_hand >= 0 else j
+        self._main_hand = main_hand if main_hand >= 0 else j
         self._index = index
         self._size = newsize
         self._shift = shift
@@ -508,6 +891,12 @@ cdef class Table:
         if self._written != NULL:
             gdc_free(self._written, <size_t>self._usable * sizeof(int64_t))
             self._written = NULL
+        if self._pol != NULL:
+            gdc_free(self._pol, <size_t>self._usable)
+            self._pol = NULL
+        if self._weights != NULL:
+            gdc_free(self._weights, <size_t>self._usable * sizeof(int64_t))
+            self._weights = NULL
 
     cdef Py_ssize_t _find_free(self, Py_hash_t h) noexcept:
         cdef size_t mask = <size_t>self._size - 1
@@ -529,15 +918,22 @@ cdef class Table:
             self._deletes += 1
         else:
             self._expired += 1
-        self._drop_slot(slot)
+        self._drop_slot(slot, _DELETED if live else _EXPIRED)
         return live
 
     cdef Py_ssize_t _purge(self) except -1:
         """Free every expired entry; return how many."""
-        cdef int64_t now = _now()
+        cdef list grave = []     # references released only once the table is consistent
+        cdef Py_ssize_t n = self._purge_into(_now(), grave)
+        if n and self._on_evict is not None:
+            self._deliver(grave)
+        return n
+
+    cdef Py_ssize_t _purge_into(self, int64_t now, list grave) except -1:
+        """Free every entry expired at now into grave; return how many."""
         if now < self._min_expires:
             return 0
-        cdef list grave = []     # references released only once the table is consistent
+        self._since_purge = 0
         cdef int64_t newmin = INT64_MAX
         cdef Py_ssize_t ix, n = 0
         cdef Entry *ep
@@ -549,19 +945,20 @@ cdef class Table:
                 if ep.expires < newmin:
                     newmin = ep.expires
                 continue
-            self._bury(ix, grave)
+            self._bury(ix, grave, _EXPIRED)
             n += 1
         self._min_expires = newmin
         self._expired += n
         return n
 
-    cdef int _bury(self, Py_ssize_t ix, list grave) except -1:
-        """Remove entry ix; its key and value go to grave, released by the caller once the table is consistent."""
+    cdef int _bury(self, Py_ssize_t ix, list grave, object cause) except -1:
+        """Remove entry ix; (key, value, cause) go to grave, released by the caller once the table is consistent."""
         cdef Entry *ep = &self._entries[ix]
         cdef PyObject *k = ep.key
         cdef PyObject *v = ep.value
         grave.append(<object>k)
         grave.append(<object>v)
+        grave.append(cause)
         self._unlink_slot(self._slot_of_entry(ix))
         _decref(k)
         _decref(v)
@@ -575,6 +972,20 @@ cdef class Table:
         if self._written != NULL:
             gdc_free(self._written, <size_t>usable * sizeof(int64_t))
             self._written = NULL
+        if self._pol != NULL:
+            gdc_free(self._pol, <size_t>usable)
+            self._pol = NULL
+        if self._weights != NULL:
+            gdc_free(self._weights, <size_t>usable * sizeof(int64_t))
+            self._weights = NULL
+        self._weight = 0
+        self._nsmall = 0
+        self._small_hand = 0
+        self._main_hand = 0
+        self._since_purge = _NO_PURGE_YET
+        if self._ghost != NULL:
+            memset(self._ghost, 0, <size_t>self._ghost_buckets * 4 * sizeof(uint32_t))
+        self._ghost_ctr = 0
         self._entries = NULL
         self._index = _EMPTY_INDEX
         self._size = MIN_SIZE
@@ -628,6 +1039,8 @@ cdef class Table:
             self._misses += 1
             return default
         self._hits += 1
+        if self._pol != NULL:
+            _touch(self, ix)
         return <object>self._entries[ix].value
 
     def __getitem__(self, key):
@@ -636,6 +1049,8 @@ cdef class Table:
             self._misses += 1
             raise KeyError(key)
         self._hits += 1
+        if self._pol != NULL:
+            _touch(self, ix)
         return <object>self._entries[ix].value
 
     def __setitem__(self, key, value):
@@ -680,7 +1095,7 @@ cdef class Table:
         cdef int64_t now = _now()
         if expires <= now:
             self._expired += 1
-            self._drop_slot(slot)
+            self._drop_slot(slot, _EXPIRED)
             raise KeyError(key)
         return (expires - now) / 1e9
 
@@ -708,10 +1123,12 @@ cdef class Table:
             ep = &self._entries[ix]
             if ep.key == NULL or ep.expires == 0 or ep.expires > now:
                 continue
-            self._bury(ix, grave)
+            self._bury(ix, grave, _EXPIRED)
             freed += 1
         self._expired += freed
         self._sweep_pos = end if end < self._nentries else 0
+        if freed and self._on_evict is not None:
+            self._deliver(grave)
         return freed, self._sweep_pos == 0
 
     def __len__(self):
@@ -724,8 +1141,22 @@ cdef class Table:
         return len(self)
 
     def clear(self):
-        """Remove every entry."""
+        """Remove every entry (on_evict hears of each: "deleted", or "expired")."""
+        if self._on_evict is None:
+            self._clear_all()
+            return
+        cdef int64_t now = _now()
+        cdef list grave = []
+        cdef Entry *ep
+        cdef Py_ssize_t ix
+        for ix in range(self._nentries):
+            ep = &self._entries[ix]
+            if ep.key != NULL:
+                grave.append(<object>ep.key)
+                grave.append(<object>ep.value)
+                grave.append(_EXPIRED if ep.expires != 0 and ep.expires <= now else _DELETED)
         self._clear_all()
+        self._deliver(grave)
 
     def __iter__(self):
         return _TableIter._new(self, 0)
@@ -812,8 +1243,21 @@ cdef class Table:
         """
         if other is self:
             return
+        if (self._max_size != other._max_size or self._max_weight != other._max_weight
+                or (self._weigher is None) != (other._weigher is None)):
+            raise ValueError("can only swap entries with a table of the same bounds")
         self._entries, other._entries = other._entries, self._entries
         self._written, other._written = other._written, self._written
+        self._pol, other._pol = other._pol, self._pol
+        self._weights, other._weights = other._weights, self._weights
+        self._ghost, other._ghost = other._ghost, self._ghost
+        self._ghost_buckets, other._ghost_buckets = other._ghost_buckets, self._ghost_buckets
+        self._ghost_ctr, other._ghost_ctr = other._ghost_ctr, self._ghost_ctr
+        self._weight, other._weight = other._weight, self._weight
+        self._nsmall, other._nsmall = other._nsmall, self._nsmall
+        self._small_hand, other._small_hand = other._small_hand, self._small_hand
+        self._main_hand, other._main_hand = other._main_hand, self._main_hand
+        self._since_purge, other._since_purge = other._since_purge, self._since_purge
         self._track, other._track = other._track, self._track
         self._index, other._index = other._index, self._index
         self._size, other._size = other._size, self._size
@@ -832,7 +1276,75 @@ cdef class Table:
             n += <size_t>self._usable * sizeof(Entry) + <size_t>self._size * sizeof(uint32_t)
         if self._written != NULL:
             n += <size_t>self._usable * sizeof(int64_t)
+        if self._pol != NULL:
+            n += <size_t>self._usable
+        if self._weights != NULL:
+            n += <size_t>self._usable * sizeof(int64_t)
+        n += <size_t>self._ghost_buckets * 4 * sizeof(uint32_t)
         return n
+
+    # -- bounds and the listener ----------------------------------------------
+
+    def _set_bound(self, max_size=None, max_weight=None, weigher=None):
+        """Bound an empty table: at most max_size entries, at most max_weight in weight.
+
+        weigher(key, value) -> int gives each entry's weight; it is required
+        with max_weight and allowed only with it. None lifts a bound.
+        """
+        if self._used:
+            raise ValueError("bounds can only be set on an empty cache")
+        cdef Py_ssize_t size = _bound_arg("max_size", max_size, MAX_SIZE, PY_SSIZE_T_MAX)
+        cdef int64_t weight = _bound_arg("max_weight", max_weight, INT64_MAX, INT64_MAX)
+        if max_weight is not None:
+            if weigher is None:
+                raise TypeError("max_weight needs a weigher(key, value) -> int")
+            if not callable(weigher):
+                raise TypeError(f"weigher must be callable, got {type(weigher).__name__}")
+        elif weigher is not None:
+            raise TypeError("a weigher needs max_weight")
+        self._clear_all()       # drops arrays allocated without the policy's
+        self._max_size = size
+        self._max_weight = weight
+        self._weigher = weigher
+        self._bounded = size != PY_SSIZE_T_MAX or weight != INT64_MAX
+        self._slow = self._bounded or self._on_evict is not None
+        if self._ghost != NULL:
+            gdc_free(self._ghost, <size_t>self._ghost_buckets * 4 * sizeof(uint32_t))
+            self._ghost = NULL
+            self._ghost_buckets = 0
+
+    @property
+    def max_size(self):
+        """The most entries the cache holds (None: no bound)."""
+        return None if self._max_size == PY_SSIZE_T_MAX else self._max_size
+
+    @property
+    def max_weight(self):
+        """The most total weight the cache holds (None: no bound)."""
+        return None if self._max_weight == INT64_MAX else self._max_weight
+
+    @property
+    def weigher(self):
+        """weigher(key, value) -> int, the weight of an entry (None without max_weight)."""
+        return self._weigher
+
+    @property
+    def on_evict(self):
+        """on_evict(key, value, cause), told of every entry that leaves the cache, or None.
+
+        cause is "expired", "evicted" (by the size bound), "deleted" (delete,
+        del, pop, clear) or "replaced" (overwritten: value is the old one). It
+        is called once the cache is consistent again, so it may use the cache;
+        an exception it raises is logged (logger "godistcache") and dropped.
+        """
+        return self._on_evict
+
+    @on_evict.setter
+    def on_evict(self, listener):
+        if listener is not None and not callable(listener):
+            raise TypeError(f"on_evict must be callable or None, got {type(listener).__name__}")
+        self._on_evict = listener
+        self._slow = self._bounded or listener is not None
 
 
 @cython.final

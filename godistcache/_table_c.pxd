@@ -3,7 +3,7 @@
 # codec) can walk its entries directly.
 
 from cpython.object cimport PyObject
-from libc.stdint cimport int64_t, uint32_t, uint64_t
+from libc.stdint cimport int64_t, uint8_t, uint32_t, uint64_t
 
 
 ctypedef struct Entry:
@@ -35,6 +35,24 @@ cdef class Table:
     cdef uint64_t _version     # bumped when the live key set or the layout changes
     cdef object _default_ttl
     cdef object __weakref__
+    # -- the size bound (S3-FIFO; see _table_c.pyx) and the listener --------
+    cdef bint _bounded         # max_size or max_weight set
+    cdef bint _slow            # bounded or a listener: stores take the out-of-line tail
+    cdef uint8_t *_pol         # per entry slot: bits 0-1 frequency, bit 2 in main; NULL unless bounded
+    cdef int64_t *_weights     # per entry slot weight; NULL unless a weigher
+    cdef uint32_t *_ghost      # fingerprints of keys evicted from the small queue, buckets of 4
+    cdef Py_ssize_t _ghost_buckets   # a power of two; 0 until the first ghost
+    cdef uint32_t _ghost_ctr   # ghosts recorded: picks the slot a new ghost replaces
+    cdef Py_ssize_t _max_size  # PY_SSIZE_T_MAX: no bound on entries
+    cdef int64_t _max_weight   # INT64_MAX: no bound on weight
+    cdef readonly int64_t _weight    # total weight of the entries
+    cdef Py_ssize_t _nsmall    # entries in the small queue
+    cdef Py_ssize_t _small_hand      # every entry before it is out of the small queue
+    cdef Py_ssize_t _main_hand       # the main queue's clock hand
+    cdef Py_ssize_t _since_purge     # stores that had to evict since the last full purge
+    cdef object _weigher
+    cdef object _on_evict
+    cdef readonly uint64_t _evicted  # entries evicted by the size bound
 
     cdef int _eq_slow(self, Entry *ep, object key) except -1
     cdef int _store_at(self, object key, object value, int64_t expires, int64_t written) except -1
@@ -42,10 +60,21 @@ cdef class Table:
     cdef int _resize(self, Py_ssize_t minused) except -1
     cdef int _delete(self, object key) except -1
     cdef Py_ssize_t _purge(self) except -1
-    cdef int _bury(self, Py_ssize_t ix, list grave) except -1
+    cdef Py_ssize_t _purge_into(self, int64_t now, list grave) except -1
+    cdef int _bury(self, Py_ssize_t ix, list grave, object cause) except -1
     cdef Py_ssize_t _find_free(self, Py_hash_t h) noexcept
     cdef Py_ssize_t _slot_of_entry(self, Py_ssize_t ix) noexcept
     cdef void _unlink_slot(self, Py_ssize_t slot) noexcept
-    cdef void _drop_slot(self, Py_ssize_t slot) noexcept
+    cdef int _drop_slot(self, Py_ssize_t slot, object cause) except -1
+    cdef int _notify(self, object key, object value, object cause) except -1
+    cdef int _deliver(self, list grave) except -1
+    cdef int64_t _weigh(self, object key, object value) except -1
+    cdef int _policy_insert(self, Py_ssize_t ix, Py_hash_t h) noexcept
+    cdef Py_ssize_t _small_victim(self, Py_ssize_t protect, int64_t now) noexcept
+    cdef Py_ssize_t _main_victim(self, Py_ssize_t protect, int64_t now) noexcept
+    cdef int _evict_one(self, Py_ssize_t protect, int64_t now, PyObject **k, PyObject **v) except -1
+    cdef object _make_room(self, Py_ssize_t protect, int64_t now, PyObject **k1, PyObject **v1, int *evicted1)
+    cdef int _ghost_add(self, Py_hash_t h) except -1
+    cdef bint _ghost_take(self, Py_hash_t h) noexcept
     cdef void _free_arrays(self) noexcept
     cdef void _clear_all(self) noexcept

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import copy as _copy
 import os
-from collections.abc import Hashable, ItemsView, Iterable, Iterator, KeysView, MutableMapping, ValuesView
+from collections.abc import Callable, Hashable, ItemsView, Iterable, Iterator, KeysView, MutableMapping, ValuesView
 from dataclasses import dataclass
 from types import ModuleType
 from typing import IO, Any, Union
@@ -72,17 +72,25 @@ class _ItemsView(ItemsView):  # type: ignore[type-arg]
         return v is not _MISSING and (v is value or v == value)
 
 
-def _empty(cls: type[Table], default_ttl_ns: int, keyring: Any = None) -> Table:
-    """An empty cache of cls with this default TTL and keyring, for copies and unpickling.
+def _empty(
+    cls: type[Table], default_ttl_ns: int, keyring: Any = None, bounds: tuple[Any, Any, Any] = (None, None, None)
+) -> Table:
+    """An empty cache of cls with this default TTL, keyring and bounds (max_size, max_weight, weigher).
 
-    Not cls(): Cache() reads the environment, which a copy or an unpickled
-    cache must not do.
+    For copies and unpickling. Not cls(): Cache() reads the environment,
+    which a copy or an unpickled cache must not do.
     """
     table = cls.__new__(cls)
     table._set_default_ttl_ns(default_ttl_ns)
+    if bounds != (None, None, None):
+        table._set_bound(*bounds)
     if hasattr(cls, "_keyring"):  # the class has the slot (Cache does)
         table._keyring = keyring  # type: ignore[attr-defined]
     return table
+
+
+def _bounds(table: Table) -> tuple[Any, Any, Any]:
+    return (table.max_size, table.max_weight, table.weigher)
 
 
 @dataclass(frozen=True)
@@ -93,9 +101,11 @@ class CacheStats:
         hits, misses: ``get`` and ``cache[key]`` calls that found a live entry, and that did not.
         puts: entries written, new or replaced (``put``, ``put_safe``, ``cache[key] = v``, loads).
         deletes: live entries deleted (``delete``, ``del``, ...; ``clear()`` is not counted).
-        expired: expired entries freed (when met, by ``expire()``, ``len()`` or the sweeper).
-        evicted: entries evicted to respect a size bound (always 0: caches are unbounded so far).
+        expired: expired entries freed (when met, by ``expire()``, ``len()``, the sweeper, or
+            in place of a live entry when the cache was full).
+        evicted: live entries evicted to respect ``max_size`` or ``max_weight``.
         size: live entries now.
+        weight: their total weight (0 without ``max_weight``).
     """
 
     hits: int
@@ -105,6 +115,7 @@ class CacheStats:
     expired: int
     evicted: int
     size: int
+    weight: int = 0
 
     @property
     def hit_ratio(self) -> float:
@@ -131,19 +142,21 @@ class _CacheMethods:
         return _ItemsView(self)  # type: ignore[arg-type]
 
     def stats(self) -> CacheStats:
-        """Counts of hits, misses, puts, deletes and expired entries since the cache was created.
+        """Counts of hits, misses, puts, deletes, expired and evicted entries since the cache was created.
 
         The core keeps them as plain integers at every call, at no measurable
         cost; reading them takes one ``len()``.
         """
         table: Any = self
         size = len(table)  # frees expired entries first, and counts them
-        return CacheStats(table._hits, table._misses, table._puts, table._deletes, table._expired, 0, size)
+        return CacheStats(
+            table._hits, table._misses, table._puts, table._deletes, table._expired, table._evicted, size, table._weight
+        )
 
     def copy(self) -> Any:
-        """A shallow copy: same entries, expiry times and default TTL, the same keyring."""
+        """A shallow copy: same entries, expiry times, default TTL, bounds and keyring; no on_evict listener."""
         table: Table = self  # type: ignore[assignment]
-        new = _empty(type(table), table._default_ttl_ns, getattr(self, "_keyring", None))
+        new = _empty(type(table), table._default_ttl_ns, getattr(self, "_keyring", None), _bounds(table))
         new.__setstate__(list(table._iter(3)))  # type: ignore[attr-defined]
         return new
 
@@ -152,7 +165,7 @@ class _CacheMethods:
     def __deepcopy__(self, memo: dict[int, Any]) -> Any:
         # The entries are copied deeply, the keyring is shared (it is immutable).
         table: Table = self  # type: ignore[assignment]
-        new = _empty(type(table), table._default_ttl_ns, getattr(self, "_keyring", None))
+        new = _empty(type(table), table._default_ttl_ns, getattr(self, "_keyring", None), _bounds(table))
         memo[id(self)] = new
         new.__setstate__(_copy.deepcopy(list(table._iter(3)), memo))  # type: ignore[attr-defined]
         return new
@@ -164,9 +177,12 @@ class _CacheMethods:
         # time the pickle is loaded are not restored. A pickle never holds key
         # material: the unpickled cache has no keyring (it does not read the
         # environment either) and its sealed values stay sealed until one is
-        # given, by setting cache.keyring.
+        # given, by setting cache.keyring. Bounds travel (the weigher must
+        # pickle), an on_evict listener does not.
         table: Table = self  # type: ignore[assignment]
-        return (_empty, (type(table), table._default_ttl_ns), list(table._iter(3)))
+        bounds = _bounds(table)
+        args = (type(table), table._default_ttl_ns) if bounds == (None, None, None) else (type(table), table._default_ttl_ns, None, bounds)
+        return (_empty, args, list(table._iter(3)))
 
     def __setstate__(self, entries: list[tuple[Any, Any, int]]) -> None:
         table: Table = self  # type: ignore[assignment]
@@ -581,10 +597,22 @@ class Cache(_SnapshotMethods, _SealedMethods, MemoMethods, _CacheMethods, Table,
             bounded steps (see :mod:`godistcache.sweep`). None: no sweeper;
             expired entries are freed when met, by :meth:`expire` or by
             ``len()``.
+        max_size: hold at most this many entries; a put beyond it evicts
+            one, chosen by S3-FIFO (expired entries go first). None: no bound.
+        max_weight: hold at most this much total weight, each entry weighing
+            ``weigher(key, value)`` (an int from 0 to max_weight, computed once
+            per put). None: no bound. Both bounds may be set.
+        weigher: required with max_weight, allowed only with it.
+        on_evict: ``on_evict(key, value, cause)``, called for every entry that
+            leaves the cache, with cause ``"expired"``, ``"evicted"``,
+            ``"deleted"`` or ``"replaced"`` (the old value), once the cache is
+            consistent again, so it may use the cache. Its exceptions are
+            logged, not raised. Settable later as ``cache.on_evict``.
 
     Raises:
-        TypeError, ValueError: default_ttl is not a valid TTL, or
-            sweep_interval is not positive.
+        TypeError, ValueError: default_ttl is not a valid TTL, sweep_interval
+            is not positive, or a bound is not a positive int (or the weigher
+            is missing, or given without max_weight).
         ConfigurationError: a cipher key (given or from the environment) is
             malformed.
 
@@ -603,13 +631,25 @@ class Cache(_SnapshotMethods, _SealedMethods, MemoMethods, _CacheMethods, Table,
     __slots__ = ("_flights", "_keyring", "_sweeper")
 
     def __init__(
-        self, default_ttl: TTL | None = 0, *, cipher_key: CipherKeys | None = None, sweep_interval: float | None = None
+        self,
+        default_ttl: TTL | None = 0,
+        *,
+        cipher_key: CipherKeys | None = None,
+        sweep_interval: float | None = None,
+        max_size: int | None = None,
+        max_weight: int | None = None,
+        weigher: Callable[[Any, Any], int] | None = None,
+        on_evict: Callable[[Any, Any, str], object] | None = None,
     ) -> None:
         # Here, not in _SealedMethods: a class built on Cache's bases without
         # the _keyring slot (the benchmarks' Cache on the other core) must
         # still construct. super(_SealedMethods, ...) rather than super(), so
         # the per-core test classes can share this __init__.
         super(_SealedMethods, self).__init__(default_ttl)
+        if max_size is not None or max_weight is not None or weigher is not None:
+            self._set_bound(max_size, max_weight, weigher)
+        if on_evict is not None:
+            self.on_evict = on_evict
         self._keyring = _as_keyring(cipher_key)
         if sweep_interval is not None:
             from .sweep import Sweeper

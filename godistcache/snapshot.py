@@ -554,6 +554,8 @@ def _load_into(
             )
         mode = UNPICKLE if snap.header.sealed or allow_pickle else REFUSE
         fresh = _table_type(cache)()
+        if cache.max_size is not None or cache.max_weight is not None:
+            fresh._set_bound(cache.max_size, cache.max_weight, cache.weigher)  # the same bounds: swap needs them
         if cache._tracks_writes:
             fresh._track_writes()  # the file's write times (0 where it has none) survive the swap or merge
         core = _core(fresh)

@@ -30,6 +30,11 @@ def _refs(*objs: object) -> list[int]:
     return [sys.getrefcount(o) for o in objs]
 
 
+def _key_holds(cache: Any) -> int:
+    """References a stored key gets: the pure-Python twin's entry holds its key too (for on_evict)."""
+    return 2 if any(c.__module__ == "godistcache._table_py" for c in type(cache).__mro__) else 1
+
+
 #: Ways to remove a live entry (key "k" is the Obj("k") key).
 REMOVALS: dict[str, Callable[[Any, Any], Any]] = {
     "delete": lambda c, k: c.delete(k),
@@ -47,7 +52,7 @@ def test_removal_releases_key_and_value(cache: Any, how: str) -> None:
     key, value = Obj("k"), Obj("v")
     base = _refs(key, value)
     cache.put(key, value)
-    assert _refs(key, value) == [base[0] + 1, base[1] + 1]
+    assert _refs(key, value) == [base[0] + _key_holds(cache), base[1] + 1]
     REMOVALS[how](cache, key)
     assert _refs(key, value) == base
     assert len(cache) == 0
@@ -58,9 +63,9 @@ def test_overwrite_releases_old_value_and_new_key(cache: Any) -> None:
     base = _refs(key, key2, old, new)
     cache.put(key, old)
     cache.put(key2, new)  # equal key: the original key object stays
-    assert _refs(key, key2, old, new) == [base[0] + 1, base[1], base[2], base[3] + 1]
+    assert _refs(key, key2, old, new) == [base[0] + _key_holds(cache), base[1], base[2], base[3] + 1]
     cache[key2] = new  # same value again
-    assert _refs(key, key2, old, new) == [base[0] + 1, base[1], base[2], base[3] + 1]
+    assert _refs(key, key2, old, new) == [base[0] + _key_holds(cache), base[1], base[2], base[3] + 1]
     cache.clear()
     assert _refs(key, key2, old, new) == base
 
@@ -88,7 +93,7 @@ def test_expiry_releases_key_and_value(cache: Any, clock: Any, how: str) -> None
     clock.advance(1)
     EXPIRY_FREES[how](cache, key)
     if how == "put_safe_other":  # ...so something else has to
-        assert _refs(key, value) == [base[0] + 1, base[1] + 1]
+        assert _refs(key, value) == [base[0] + _key_holds(cache), base[1] + 1]
         cache.expire()
     assert _refs(key, value) == base
 
@@ -99,7 +104,7 @@ def test_resurrecting_put_releases_old_key_and_value(cache: Any, clock: Any) -> 
     cache.put(key, value, ttl=1)
     clock.advance(1)
     cache.put(key2, value2)
-    assert _refs(key, value, key2, value2) == [base[0], base[1], base[2] + 1, base[3] + 1]
+    assert _refs(key, value, key2, value2) == [base[0], base[1], base[2] + _key_holds(cache), base[3] + 1]
     assert next(iter(cache)) is key2
     del cache[key]
     assert _refs(key, value, key2, value2) == base
