@@ -26,7 +26,7 @@ from typing import Any, Callable
 from godistcache._bench_snapshot import filled_cache
 
 
-def longest_gap(cache: Any, keys: list[str], during: Callable[[], None]) -> tuple[float, int]:
+def longest_gap(cache: Any, keys: list[str], during: Callable[[], object]) -> tuple[float, int]:
     """Run during() while a reader thread gets keys; return (longest gap in s, reads done).
 
     The reader keeps only the gaps longer than 0.2 ms (as (start, end) pairs),
