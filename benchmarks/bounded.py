@@ -9,6 +9,8 @@ the rounds, over the keys in shuffled order:
 
 - GET: ``cache.get(k)``, every one a hit (the bounded cache also counts the access);
 - PUT: ``cache.put(k, v, 60)`` over keys already there (no eviction);
+- PUT fresh: the same into an empty cache each round (growth included, no
+  eviction), as ``godistcache bench`` times PUT;
 - PUT new: ``cache.put(k, v, 60)`` of as many new keys: the bounded cache, full,
   evicts one entry per put; the unbounded one grows (its resizes included).
 
@@ -78,6 +80,7 @@ def measure(n: int, rounds: int) -> list[tuple[str, float, float]]:
     for op, run, keyset, unbounded, bounded in (
         ("GET", _get, lookup, filled(None), filled(n)),
         ("PUT", _put, lookup, filled(None), filled(n)),
+        ("PUT fresh", _put, lookup, Cache, lambda: Cache(max_size=n)),
         ("PUT new (evicts)", _put, fresh, new_filled(None), new_filled(n)),
     ):
         t_u = _best(run, unbounded, keyset, rounds)
