@@ -83,12 +83,17 @@ def _theine(capacity: int, trace: Sequence[int]) -> int:
     get = cache.get
     put = cache.set
     hits = 0
-    for k in trace:
-        _, ok = get(k)
-        if ok:
-            hits += 1
-        else:
-            put(k, k)
+    try:
+        for k in trace:
+            _, ok = get(k)
+            if ok:
+                hits += 1
+            else:
+                put(k, k)
+    finally:
+        # theine's maintenance task holds the cache until close() (what its __del__ does too).
+        cache.clear()
+        cache.close()
     return hits
 
 
