@@ -3,7 +3,7 @@
 #
 #   python -m pip install '.[docs]' && bash scripts/build-docs.sh [OUTPUT_DIR]
 #
-# pdoc imports the installed package (the compiled core, if built); the public
+# pdoc imports the installed package (or the one PYTHONPATH names); the public
 # modules are every godistcache/<name>.py whose name has no leading underscore.
 set -euo pipefail
 
@@ -17,5 +17,10 @@ for f in "$root"/godistcache/[a-z]*.py; do
     modules+=("godistcache.$name")
 done
 
+mkdir -p "$out"
+out="$(cd "$out" && pwd)"
+# From outside the tree: `python -m` puts the current directory first on
+# sys.path, and a source checkout's godistcache/ has no compiled core.
+cd "${TMPDIR:-/tmp}"
 "$PYTHON" -m pdoc --docformat google --no-show-source --output-directory "$out" "${modules[@]}"
 echo "API reference: $out/index.html"
