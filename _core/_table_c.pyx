@@ -335,7 +335,7 @@ cdef inline int _store(Table self, object key, object value, int64_t expires, in
     notifies.
     """
     cdef int64_t w = 0
-    if self._weigher is not None:
+    if self._slow and self._weigher is not None:    # one flag read on an unbounded table
         w = self._weigh(key, value)     # Python code: before the table is looked at
     cdef Py_hash_t h = gdc_hash(key)
     cdef Py_ssize_t free_slot = -1
@@ -467,15 +467,8 @@ cdef class Table:
     """Hash table with a per-entry absolute expiry, compared in C on every read."""
 
     def __cinit__(self, *args, **kwargs):
-        self._entries = NULL
-        self._index = _EMPTY_INDEX
-        self._size = MIN_SIZE
-        self._shift = MIN_SHIFT
-        self._idxmask = MIN_IDXMASK
-        self._usable = 0
-        self._nentries = 0
-        self._used = 0
-        self._min_expires = INT64_MAX
+        self._ghost = NULL
+        self._set_empty()
         self._default_ttl_ns = 0
         self._version = 0
         self._default_ttl = 0.0
@@ -491,16 +484,9 @@ cdef class Table:
         self._slow = False
         self._pol = NULL
         self._weights = NULL
-        self._ghost = NULL
         self._ghost_buckets = 0
-        self._ghost_ctr = 0
         self._max_size = PY_SSIZE_T_MAX
         self._max_weight = INT64_MAX
-        self._weight = 0
-        self._nsmall = 0
-        self._small_hand = 0
-        self._main_hand = 0
-        self._since_purge = _NO_PURGE_YET
         self._evicted = 0
 
     def __init__(self, default_ttl=0):
@@ -508,9 +494,33 @@ cdef class Table:
 
     def __dealloc__(self):
         self._clear_all()
+        self._drop_ghost()
+
+    cdef void _set_empty(self) noexcept:
+        """The state of an empty table, with no arrays but the ghosts (which it clears)."""
+        self._entries = NULL
+        self._index = _EMPTY_INDEX
+        self._size = MIN_SIZE
+        self._shift = MIN_SHIFT
+        self._idxmask = MIN_IDXMASK
+        self._usable = 0
+        self._nentries = 0
+        self._used = 0
+        self._min_expires = INT64_MAX
+        self._weight = 0
+        self._nsmall = 0
+        self._small_hand = 0
+        self._main_hand = 0
+        self._since_purge = _NO_PURGE_YET
+        if self._ghost != NULL:
+            memset(self._ghost, 0, <size_t>self._ghost_buckets * 4 * sizeof(uint32_t))
+        self._ghost_ctr = 0
+
+    cdef void _drop_ghost(self) noexcept:
         if self._ghost != NULL:
             gdc_free(self._ghost, <size_t>self._ghost_buckets * 4 * sizeof(uint32_t))
             self._ghost = NULL
+            self._ghost_buckets = 0
 
     @property
     def default_ttl(self):
@@ -888,6 +898,10 @@ cdef class Table:
         if self._entries != NULL:
             gdc_free(self._entries, <size_t>self._usable * sizeof(Entry))
             gdc_free(self._index, <size_t>self._size * sizeof(uint32_t))
+        self._free_side_arrays()
+
+    cdef void _free_side_arrays(self) noexcept:
+        """Free the arrays beside the entries (write times, policy bytes, weights), sized by _usable."""
         if self._written != NULL:
             gdc_free(self._written, <size_t>self._usable * sizeof(int64_t))
             self._written = NULL
@@ -969,32 +983,8 @@ cdef class Table:
         cdef Py_ssize_t n = self._nentries, i
         cdef Py_ssize_t usable = self._usable, size = self._size
         cdef uint32_t *index = self._index
-        if self._written != NULL:
-            gdc_free(self._written, <size_t>usable * sizeof(int64_t))
-            self._written = NULL
-        if self._pol != NULL:
-            gdc_free(self._pol, <size_t>usable)
-            self._pol = NULL
-        if self._weights != NULL:
-            gdc_free(self._weights, <size_t>usable * sizeof(int64_t))
-            self._weights = NULL
-        self._weight = 0
-        self._nsmall = 0
-        self._small_hand = 0
-        self._main_hand = 0
-        self._since_purge = _NO_PURGE_YET
-        if self._ghost != NULL:
-            memset(self._ghost, 0, <size_t>self._ghost_buckets * 4 * sizeof(uint32_t))
-        self._ghost_ctr = 0
-        self._entries = NULL
-        self._index = _EMPTY_INDEX
-        self._size = MIN_SIZE
-        self._shift = MIN_SHIFT
-        self._idxmask = MIN_IDXMASK
-        self._usable = 0
-        self._nentries = 0
-        self._used = 0
-        self._min_expires = INT64_MAX
+        self._free_side_arrays()
+        self._set_empty()
         self._version += 1
         if entries == NULL:
             return
@@ -1308,10 +1298,7 @@ cdef class Table:
         self._weigher = weigher
         self._bounded = size != PY_SSIZE_T_MAX or weight != INT64_MAX
         self._slow = self._bounded or self._on_evict is not None
-        if self._ghost != NULL:
-            gdc_free(self._ghost, <size_t>self._ghost_buckets * 4 * sizeof(uint32_t))
-            self._ghost = NULL
-            self._ghost_buckets = 0
+        self._drop_ghost()
 
     @property
     def max_size(self):

@@ -1054,33 +1054,38 @@ def write_charts(
         )
         save(fig, "hit_ratio")
 
-    if snapshot:
+    def pair_chart(
+        left: tuple[list[float], str, str],
+        right: tuple[list[float], str, str],
+        fmt: str,
+        xticks: list[str],
+        ylabel: str,
+        title: str,
+        caption: str,
+    ) -> Any:
+        """Two bars per row: (values, label, color) on the left and on the right."""
         fig, ax = plt.subplots(figsize=(11, 4.8))
-        pos = range(len(snapshot))
-        b1 = ax.bar(
-            [x - 0.2 for x in pos],
-            [r.ours_s * 1e3 for r in snapshot],
-            0.4,
-            label="godistcache",
-            color=COLORS["godistcache"],
-        )
-        b2 = ax.bar(
-            [x + 0.2 for x in pos],
-            [r.ref_s * 1e3 for r in snapshot],
-            0.4,
-            label="pickle: dumps + write + fsync / read + loads",
-            color=COLORS[""],
-        )
-        _label_bars(ax, b1, "{:.0f} ms", fontsize=7)
-        _label_bars(ax, b2, "{:.0f} ms", fontsize=7)
-        ax.set_xticks(list(pos), [f"{r.op}\n{r.speedup:.1f}x pickle's speed" for r in snapshot])
-        ax.set_ylabel("ms (lower is better)")
+        pos = range(len(xticks))
+        for shift, (values, label, color) in ((-0.2, left), (0.2, right)):
+            bars = ax.bar([x + shift for x in pos], values, 0.4, label=label, color=color)
+            _label_bars(ax, bars, fmt, fontsize=7)
+        ax.set_xticks(list(pos), xticks)
+        ax.set_ylabel(ylabel)
         ax.margins(y=0.15)
         ax.grid(axis="y", alpha=0.3)
         ax.legend(fontsize=8, ncol=2, loc="lower left", bbox_to_anchor=(0.0, 1.0), frameon=False)
-        fig.suptitle(f"Snapshot of {snapshot[0].entries:,} entries, save and load", fontsize=12, x=0.01, ha="left")
-        _caption(
-            fig,
+        fig.suptitle(title, fontsize=12, x=0.01, ha="left")
+        _caption(fig, caption)
+        return fig
+
+    if snapshot:
+        fig = pair_chart(
+            ([r.ours_s * 1e3 for r in snapshot], "godistcache", COLORS["godistcache"]),
+            ([r.ref_s * 1e3 for r in snapshot], "pickle: dumps + write + fsync / read + loads", COLORS[""]),
+            "{:.0f} ms",
+            [f"{r.op}\n{r.speedup:.1f}x pickle's speed" for r in snapshot],
+            "ms (lower is better)",
+            f"Snapshot of {snapshot[0].entries:,} entries, save and load",
             "save: cache.save(path) (fsync, rename) beside pickle.dumps + write + fsync of the same {key: (value, expiry)}"
             " dict; load: Cache.from_file(path) beside read + pickle.loads; sealed: AES-256-GCM frames."
             f" {snapshot_method(snapshot[0].rounds)} {env_text}",
@@ -1088,32 +1093,13 @@ def write_charts(
         save(fig, "snapshot")
 
     if sealed:
-        fig, ax = plt.subplots(figsize=(11, 4.8))
-        pos = range(len(sealed))
-        b1 = ax.bar(
-            [x - 0.2 for x in pos],
-            [r.bare_kops for r in sealed],
-            0.4,
-            label="bare AESGCM encrypt / decrypt",
-            color=COLORS[""],
-        )
-        b2 = ax.bar(
-            [x + 0.2 for x in pos],
-            [r.ours_kops for r in sealed],
-            0.4,
-            label="godistcache put_crypt / get_crypt",
-            color=COLORS["godistcache"],
-        )
-        _label_bars(ax, b1, "{:,.0f}", fontsize=7)
-        _label_bars(ax, b2, "{:,.0f}", fontsize=7)
-        ax.set_xticks(list(pos), [f"{r.op} ({r.kind})\nours: {r.ratio:.2f}x of bare" for r in sealed])
-        ax.set_ylabel("k ops/s (higher is better)")
-        ax.margins(y=0.15)
-        ax.grid(axis="y", alpha=0.3)
-        ax.legend(fontsize=8, ncol=2, loc="lower left", bbox_to_anchor=(0.0, 1.0), frameon=False)
-        fig.suptitle(f"Sealed values (AES-256-GCM), {sealed[0].keys:,} keys", fontsize=12, x=0.01, ha="left")
-        _caption(
-            fig,
+        fig = pair_chart(
+            ([r.bare_kops for r in sealed], "bare AESGCM encrypt / decrypt", COLORS[""]),
+            ([r.ours_kops for r in sealed], "godistcache put_crypt / get_crypt", COLORS["godistcache"]),
+            "{:,.0f}",
+            [f"{r.op} ({r.kind})\nours: {r.ratio:.2f}x of bare" for r in sealed],
+            "k ops/s (higher is better)",
+            f"Sealed values (AES-256-GCM), {sealed[0].keys:,} keys",
             "Bare: cryptography's AESGCM call alone on the same plaintexts, associated data and nonce scheme; ours adds"
             f" encoding, framing and the table. {sealed_method(sealed[0].rounds)} {env_text}",
         )

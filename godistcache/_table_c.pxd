@@ -77,4 +77,7 @@ cdef class Table:
     cdef int _ghost_add(self, Py_hash_t h) except -1
     cdef bint _ghost_take(self, Py_hash_t h) noexcept
     cdef void _free_arrays(self) noexcept
+    cdef void _free_side_arrays(self) noexcept
+    cdef void _set_empty(self) noexcept
+    cdef void _drop_ghost(self) noexcept
     cdef void _clear_all(self) noexcept
