@@ -275,3 +275,20 @@ def test_async_single_flight_unchanged_inside_factories() -> None:
     assert asyncio.run(main()) == [f"{i}:s" for i in range(8)]
     assert calls == ["shared"]
     assert_no_flights(c)
+
+
+@pytest.mark.skipif(not hasattr(asyncio, "eager_task_factory"), reason="eager tasks came in Python 3.12")
+def test_an_eager_task_factory_does_not_block_on_the_flights_lock() -> None:
+    """An eager task runs its factory, and its cleanup, inside create_task: not under the flights lock."""
+    c = Cache()
+
+    async def quick() -> int:
+        return 42  # finishes without suspending: the whole flight runs within create_task
+
+    async def main() -> int:
+        asyncio.get_running_loop().set_task_factory(asyncio.eager_task_factory)  # type: ignore[attr-defined]
+        return await c.aget_or_set("k", quick)
+
+    assert run_threads(lambda: asyncio.run(main())) == [42]
+    assert c["k"] == 42
+    assert_no_flights(c)

@@ -209,7 +209,8 @@ def test_a_reloaded_module_does_not_hit_the_old_codes_entries(module_in: Callabl
     assert mod.f(0) == 1
     old_cache = mod.c
     # The new code keeps the module's cache (as a module that made it only once would).
-    new_source = source.replace("c = Cache()", "c = globals()['c'] if 'c' in globals() else Cache()").replace("return 1", "return 2")
+    keep_cache = "c = globals()['c'] if 'c' in globals() else Cache()"
+    new_source = source.replace("c = Cache()", keep_cache).replace("return 1", "return 2")
     Path(mod.__file__ or "").write_text(new_source)
     spec = importlib.util.spec_from_file_location("memo_reloaded", mod.__file__)
     assert spec is not None and spec.loader is not None
