@@ -7,17 +7,30 @@ caller and nothing is stored, so the next call tries again.
 
 Threads wait on a per-key event; coroutines (``async def`` functions under
 ``memoize``) await a per-key task of their event loop, so a cancelled caller
-does not cancel the computation the others wait for. A factory that calls
-back into the cache, even for the key it is computing, runs on: a nested call
-for a key its own thread is already computing runs the new factory directly
-instead of waiting for itself.
+does not cancel the computation the others wait for.
+
+Nothing waits in a circle. A module-wide wait-for record says which flight
+each waiting thread waits for (and which flights each computing task awaits);
+a caller whose wait would close a cycle (its own key, or a key whose owner
+waits, directly or through others, for a key this caller is computing, in
+any cache) computes the value itself instead of waiting.
+
+``memoize`` keys: a function reachable under its module and qualified name
+keeps the key ``(module, qualname, *args)``, the same in every process, so
+snapshots and synced entries hit; any other function (a lambda, a closure, a
+nested or redefined function, a partial) gets a token of its own, unique
+across processes, so two functions never share entries by accident.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import functools
 import inspect
+import itertools
+import os
+import sys
 import threading
 from collections.abc import Awaitable, Hashable
 from typing import Any, Callable, Optional, TypeVar, Union, overload
@@ -28,7 +41,6 @@ T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., Any])
 
 _MISSING: Any = object()
-_KWARGS_MARK = object()
 _global_lock = threading.Lock()
 
 
@@ -55,17 +67,146 @@ class _Flights:
         self.tasks: dict[tuple[int, Hashable], asyncio.Task[Any]] = {}
 
 
-def _default_key(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Hashable:
-    key: tuple[Any, ...] = (fn.__module__, fn.__qualname__, *args)
-    if kwargs:
-        key += (_KWARGS_MARK, *sorted(kwargs.items()))
+# The wait-for record, module-wide so that a cycle through two caches is seen too. Every check
+# and the registration that follows it happen under one lock, so of the callers that would close
+# a cycle, the last one always sees it.
+_wait_lock = threading.Lock()
+#: thread ident -> the flight that thread waits for.
+_thread_waits: dict[int, _Flight] = {}
+#: a computing task -> the flight tasks its computation awaits (with how many awaits of each).
+_task_waits: dict[asyncio.Task[Any], dict[asyncio.Task[Any], int]] = {}
+#: The flight task whose factory the running code belongs to; inherited by tasks the factory starts.
+_computing: contextvars.ContextVar[Optional[asyncio.Task[Any]]] = contextvars.ContextVar(
+    "godistcache_memo_computing", default=None
+)
+
+
+def _thread_wait_closes_cycle(flight: _Flight, me: int) -> bool:
+    """Whether thread me waiting for flight would wait for itself (call with _wait_lock held)."""
+    for _ in range(len(_thread_waits) + 1):  # live waits form chains, never loops: bounded anyway
+        if flight.owner == me:
+            return True
+        nxt = _thread_waits.get(flight.owner)
+        if nxt is None or nxt.done.is_set():  # a set flight's waiters are about to wake
+            return False
+        flight = nxt
+    return False
+
+
+def _task_wait_closes_cycle(task: asyncio.Task[Any], me: asyncio.Task[Any]) -> bool:
+    """Whether the computation of me awaiting task would await itself (call with _wait_lock held)."""
+    stack = [task]
+    seen: set[asyncio.Task[Any]] = set()
+    while stack:
+        t = stack.pop()
+        if t is me:
+            return True
+        if t in seen or t.done():
+            continue
+        seen.add(t)
+        stack.extend(_task_waits.get(t, ()))
+    return False
+
+
+# --- memoize keys ---
+
+_tokens = itertools.count()
+# A fresh nonce per process (and per forked child): unstable keys travel in snapshots, and a
+# counter alone would give another process's function the same token.
+_process_nonce = os.urandom(8).hex()
+
+
+def _after_fork_in_child() -> None:
+    global _process_nonce
+    _process_nonce = os.urandom(8).hex()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+#: (module, qualname) -> the function whose entries the stable key ``(module, qualname, *args)`` holds in this
+#: process: the first one to use it. A function later defined under the same name (a redefinition, a reload)
+#: gets a token instead, so it never hits entries of the code it replaced.
+_stable_names: dict[tuple[str, str], Callable[..., Any]] = {}
+
+_MAX_WRAPPERS = 64
+
+
+def _is_reachable(func: Callable[..., Any], module: str, qualname: str) -> bool:
+    """Whether ``module.qualname`` names func, directly or through decorators that set ``__wrapped__``."""
+    obj: Any = sys.modules.get(module)
+    if obj is None:
+        return False
+    try:
+        for part in qualname.split("."):
+            obj = inspect.getattr_static(obj, part)  # static: no property or module __getattr__ runs
+        for _ in range(_MAX_WRAPPERS):
+            if obj is func:
+                return True
+            if isinstance(obj, (classmethod, staticmethod)):
+                obj = obj.__func__
+            else:
+                obj = inspect.getattr_static(obj, "__wrapped__")
+    except AttributeError:
+        return False
+    return False
+
+
+def _key_parts(func: Callable[..., Any], namespace: Optional[Hashable]) -> tuple[Any, Optional[str], Optional[str]]:
+    """The family of func's entries: (namespace or module, qualname or None, token or None).
+
+    Call with _global_lock held (it claims stable names).
+    """
+    if namespace is not None:
+        return namespace, None, None
+    module = getattr(func, "__module__", None)
+    qualname = getattr(func, "__qualname__", None)
+    if isinstance(module, str) and isinstance(qualname, str):
+        if "<" not in qualname and _is_reachable(func, module, qualname):
+            if _stable_names.setdefault((module, qualname), func) is func:
+                return module, qualname, None
+    else:
+        module = module if isinstance(module, str) else None
+        qualname = type(func).__qualname__
+    return module, qualname, f"{_process_nonce}:{next(_tokens)}"
+
+
+def _type_tag(cls: type) -> Hashable:
+    qualname = cls.__qualname__
+    if "<" in qualname:
+        return cls  # a local class has no name that tells it apart; it is unstable anyway
+    return f"{cls.__module__}.{qualname}"
+
+
+def _full_key(parts: tuple[Any, ...], args: tuple[Any, ...], kwargs: dict[str, Any], typed: bool) -> tuple[Any, ...]:
+    """The key of a call with keyword arguments, a typed call, or a call of an unstable function.
+
+    Its second item is a tuple, so it never equals a plain key, whose second item is a str or None.
+    """
+    first, qualname, token = parts
+    items = tuple(sorted(kwargs.items())) if kwargs else ()
+    types: tuple[Hashable, ...] = ()
+    if typed:
+        types = tuple(_type_tag(type(a)) for a in args) + tuple(_type_tag(type(v)) for _, v in items)
+    return (first, (qualname, token, items, types), *args)
+
+
+def _name_of(func: Callable[..., Any]) -> str:
+    name = getattr(func, "__qualname__", None)
+    return name if isinstance(name, str) else type(func).__qualname__
+
+
+def _unhashable(func: Callable[..., Any], key: Any, custom: bool, exc: TypeError) -> TypeError:
+    """A clear TypeError when key is not hashable, else exc itself (raised by a key's ``__eq__``)."""
     try:
         hash(key)
-    except TypeError as exc:
-        raise TypeError(
-            f"memoize: the arguments of {fn.__qualname__} are not hashable ({exc}); pass key=... to build a key"
-        ) from None
-    return key
+    except TypeError as why:
+        if custom:
+            return TypeError(f"memoize: key= of {_name_of(func)} must return a hashable key, got {why}")
+        return TypeError(
+            f"memoize: the arguments of {_name_of(func)} are not hashable ({why}); pass key=... to build a key"
+        )
+    return exc
 
 
 class MemoMethods:
@@ -90,7 +231,9 @@ class MemoMethods:
         """The live value under key; on a miss, factory() is stored under key (with ttl) and returned.
 
         Concurrent misses of one key run factory once; the other callers
-        wait and get its value, or its exception (which is not stored).
+        wait and get its value, or its exception (which is not stored). A
+        caller whose wait would close a cycle (factories that need each
+        other's keys, in one cache or several) runs factory itself instead.
 
         Raises:
             Whatever factory raises.
@@ -108,12 +251,26 @@ class MemoMethods:
             else:
                 leader = False
         if not leader:
-            if flight.owner == threading.get_ident():
-                # The factory of this very key called back: compute, don't wait for ourselves.
+            me = threading.get_ident()
+            with _wait_lock:
+                cycle = _thread_wait_closes_cycle(flight, me)
+                if not cycle:
+                    outer = _thread_waits.get(me)  # a signal handler may wait while its thread waits
+                    _thread_waits[me] = flight
+            if cycle:
+                # Waiting would wait for ourselves (a factory asking, through any number of threads and
+                # caches, for the key it computes): compute instead, as if there were no other caller.
                 value = factory()
                 cache.put(key, value, ttl)
                 return value
-            flight.done.wait()
+            try:
+                flight.done.wait()
+            finally:
+                with _wait_lock:
+                    if outer is None:
+                        del _thread_waits[me]
+                    else:
+                        _thread_waits[me] = outer
             if flight.error is not None:
                 raise flight.error
             return flight.value  # type: ignore[no-any-return]
@@ -138,7 +295,9 @@ class MemoMethods:
         """``get_or_set`` for coroutines: on a miss, ``await factory()``, once per key and event loop.
 
         The factory runs in a task of its own: a caller that is cancelled
-        stops waiting without cancelling it for the others.
+        stops waiting without cancelling it for the others. A factory that
+        awaits, directly or through other flights and the tasks it starts,
+        the key it computes gets it computed in place instead of waiting.
         """
         cache: Any = self
         value = cache.get(key, _MISSING)
@@ -147,70 +306,184 @@ class MemoMethods:
         flights = self._flight_table()
         loop = asyncio.get_running_loop()
         slot = (id(loop), key)
+
+        async def compute() -> Any:
+            task = asyncio.current_task()
+            _computing.set(task)  # this task's own context, inherited by the tasks the factory starts
+            try:
+                result = await factory()
+                cache.put(key, result, ttl)
+                return result
+            finally:
+                with flights.lock:
+                    if flights.tasks.get(slot) is task:
+                        del flights.tasks[slot]
+
+        # One slot belongs to one loop, hence to one thread, and nothing else runs on that loop until
+        # we await: the lock guards the dict against other loops only. The task is made outside it, since
+        # an eager task factory runs compute() (and its finally, which takes the lock) inside create_task.
         with flights.lock:
             task = flights.tasks.get(slot)
-            if task is None or task.done():
-
-                async def compute() -> Any:
-                    try:
-                        result = await factory()
-                        cache.put(key, result, ttl)
-                        return result
-                    finally:
-                        with flights.lock:
-                            if flights.tasks.get(slot) is task_ref[0]:
-                                del flights.tasks[slot]
-
-                task_ref: list[Any] = [None]
-                task = loop.create_task(compute())
-                task_ref[0] = task
-                flights.tasks[slot] = task
-        return await asyncio.shield(task)
-
-    @overload
-    def memoize(self, fn: F, *, ttl: Any = None, key: Optional[Callable[..., Hashable]] = None) -> F: ...
+        if task is None or task.done():
+            task = loop.create_task(compute())
+            with flights.lock:
+                if not task.done():
+                    flights.tasks[slot] = task
+        me = _computing.get()
+        if me is None:  # not inside a factory: nothing can be waiting for this caller
+            return await asyncio.shield(task)
+        with _wait_lock:
+            cycle = _task_wait_closes_cycle(task, me)
+            if not cycle:
+                edges = _task_waits.setdefault(me, {})
+                edges[task] = edges.get(task, 0) + 1
+        if cycle:
+            task_value: T = await factory()
+            cache.put(key, task_value, ttl)
+            return task_value
+        try:
+            return await asyncio.shield(task)
+        finally:
+            with _wait_lock:
+                edges = _task_waits[me]
+                edges[task] -= 1
+                if not edges[task]:
+                    del edges[task]
+                    if not edges:
+                        del _task_waits[me]
 
     @overload
     def memoize(
-        self, fn: None = None, *, ttl: Any = None, key: Optional[Callable[..., Hashable]] = None
+        self,
+        fn: F,
+        *,
+        ttl: Any = None,
+        key: Optional[Callable[..., Hashable]] = None,
+        namespace: Optional[Hashable] = None,
+        typed: bool = False,
+    ) -> F: ...
+
+    @overload
+    def memoize(
+        self,
+        fn: None = None,
+        *,
+        ttl: Any = None,
+        key: Optional[Callable[..., Hashable]] = None,
+        namespace: Optional[Hashable] = None,
+        typed: bool = False,
     ) -> Callable[[F], F]: ...
 
     def memoize(
-        self, fn: Optional[F] = None, *, ttl: Any = None, key: Optional[Callable[..., Hashable]] = None
+        self,
+        fn: Optional[F] = None,
+        *,
+        ttl: Any = None,
+        key: Optional[Callable[..., Hashable]] = None,
+        namespace: Optional[Hashable] = None,
+        typed: bool = False,
     ) -> Union[F, Callable[[F], F]]:
         """Decorate a function (or an ``async def`` one) so that its results are cached.
 
         Use as ``@cache.memoize`` or ``@cache.memoize(ttl=60, key=...)``.
+        Put it below ``@classmethod``/``@staticmethod``.
+
+        The default key is ``(module, qualname, *args)`` for a function
+        reachable under its module and qualified name (a module-level
+        function, a method of a module-level class): the same in every
+        process, so snapshots and synced entries hit. Any other function (a
+        lambda, a closure, a nested function, one redefined under a name
+        already in use, a partial, a callable object) has a token of its own
+        in its keys: two such functions never share entries. Calls with
+        keyword arguments, typed calls and those tokens take the form
+        ``(module, (qualname, token, kwargs, types), *args)``.
 
         Args:
             ttl: lifetime of each result, as for :meth:`put` (None: the
                 cache's default TTL).
             key: a function of the call's arguments returning the cache key;
-                by default the function's module and qualified name with the
-                arguments (which must then be hashable).
+                by default the function's identity with the arguments (which
+                must then be hashable).
+            namespace: a hashable naming the family of the entries, in place
+                of the function's identity: keys are ``(namespace, None,
+                *args)``. Functions given the same namespace share entries,
+                in every process; you promise that it names one computation.
+            typed: as in ``functools.lru_cache``: when True, arguments of
+                different types are cached apart (``f(1)``, ``f(1.0)`` and
+                ``f(True)``); when False (the default) they share one entry.
+
+        Raises:
+            TypeError: key= given with namespace= or typed=True, or a
+                namespace that is not hashable.
 
         Concurrent calls that miss the same key run the function once (see
         :meth:`get_or_set`); an exception is raised to every caller and not
         cached.
         """
+        if key is not None and (namespace is not None or typed):
+            raise TypeError("memoize: key= builds the whole key; it cannot be combined with namespace= or typed=True")
+        if namespace is not None:
+            try:
+                hash(namespace)
+            except TypeError:
+                raise TypeError(f"memoize: namespace must be hashable, got {type(namespace).__name__}") from None
+        cache: Any = self
+        get = cache.get
 
         def decorate(func: F) -> F:
             make_key = key
+            head: tuple[Any, ...] = ()  # the plain key's first two items, found on the first call
+            parts: tuple[Any, ...] = ()
 
-            def key_of(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Hashable:
-                return make_key(*args, **kwargs) if make_key is not None else _default_key(func, args, kwargs)
+            def resolve() -> None:
+                # On the first call, not at decoration: the decorated function's name is bound only after.
+                nonlocal head, parts
+                with _global_lock:
+                    if not head:
+                        parts = _key_parts(func, namespace)
+                        first, qualname, token = parts
+                        head = (first, qualname) if token is None else _full_key(parts, (), {}, False)
+
+            def key_of(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+                if make_key is not None:
+                    return make_key(*args, **kwargs)
+                if not head:
+                    resolve()
+                if kwargs or typed:
+                    return _full_key(parts, args, kwargs, typed)
+                return head + args
 
             if inspect.iscoroutinefunction(func):
 
                 @functools.wraps(func)
                 async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
-                    return await self.aget_or_set(key_of(args, kwargs), lambda: func(*args, **kwargs), ttl)
+                    k = key_of(args, kwargs)
+                    try:
+                        value = get(k, _MISSING)
+                    except TypeError as exc:
+                        raise _unhashable(func, k, make_key is not None, exc) from None
+                    if value is not _MISSING:
+                        return value
+                    return await self.aget_or_set(k, lambda: func(*args, **kwargs), ttl)
 
                 return async_wrapper  # type: ignore[return-value]
 
             @functools.wraps(func)
             def wrapper(*args: Any, **kwargs: Any) -> Any:
-                return self.get_or_set(key_of(args, kwargs), lambda: func(*args, **kwargs), ttl)
+                # key_of inlined: the hit path is a tuple, one lookup and a compare.
+                if make_key is not None:
+                    k = make_key(*args, **kwargs)
+                else:
+                    if not head:
+                        resolve()
+                    k = _full_key(parts, args, kwargs, typed) if kwargs or typed else head + args
+                try:
+                    value = get(k, _MISSING)
+                except TypeError as exc:
+                    raise _unhashable(func, k, make_key is not None, exc) from None
+                if value is not _MISSING:
+                    return value
+                return self.get_or_set(k, lambda: func(*args, **kwargs), ttl)
 
             return wrapper  # type: ignore[return-value]
 
