@@ -19,7 +19,7 @@ from collections.abc import Iterator, Sequence
 from typing import IO, TYPE_CHECKING, Any, Callable, Optional, cast
 
 from . import __version__
-from ._files import atomic_write
+from ._files import atomic_write, open_regular
 
 if TYPE_CHECKING:
     from ._progress import ProgressBar
@@ -141,7 +141,7 @@ def _stat_header(path: str) -> tuple[Header, int]:
     """The header of the snapshot at path, and the file's size."""
     from . import snapshot
 
-    with open(path, "rb") as f:
+    with open_regular(path) as f:
         size = os.fstat(f.fileno()).st_size
         return snapshot.read_header(f, path, size), size
 

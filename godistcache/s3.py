@@ -36,7 +36,7 @@ from typing import Any, Callable, NoReturn, Optional
 
 from . import _telemetry
 from ._compat import default_instance_id
-from ._files import atomic_write
+from ._files import atomic_write, open_regular
 from .errors import ConfigurationError, SyncError
 
 __all__ = ["SUFFIX", "Backup", "S3Store"]
@@ -522,7 +522,7 @@ class S3Store:
 
         name = self.backup_name()
         master = self.master_name
-        with open(path, "rb") as f:
+        with open_regular(path) as f:
             size = os.fstat(f.fileno()).st_size
             watcher = _TransferProgress(progress, size) if progress is not None else None
             if progress is not None:
