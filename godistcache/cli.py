@@ -349,8 +349,9 @@ S3_ENV_HELP = (
     "The store comes from the environment: GODISTCACHE_S3_ENDPOINT (host:port or http(s)://host:port), "
     "GODISTCACHE_S3_BUCKET, GODISTCACHE_S3_ACCESS_KEY and GODISTCACHE_S3_SECRET_KEY (required), "
     "GODISTCACHE_S3_OBJECT (default cache), GODISTCACHE_S3_SSL (true/false; default from the endpoint, "
-    "else true) and GODISTCACHE_INSTANCE_ID (default the host name). Credentials are never taken on the "
-    "command line."
+    "else true), GODISTCACHE_INSTANCE_ID (default the host name), GODISTCACHE_S3_CONNECT_TIMEOUT and "
+    "GODISTCACHE_S3_READ_TIMEOUT (seconds; default 2 and 3: an endpoint that is down or silent fails within "
+    "10 s) and GODISTCACHE_S3_RETRIES (default 1). Credentials are never taken on the command line."
 )
 
 
