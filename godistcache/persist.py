@@ -165,6 +165,13 @@ class Persister:
 
         A failed final upload is logged and counted like any other (see
         ``last_error``), not raised. Stopping twice is harmless.
+
+        The thread ends once the cycle under way (if any) and the final upload
+        are done; returning after timeout does not interrupt them (check
+        :attr:`running`). Against an :class:`~godistcache.s3.S3Store` that is
+        down or silent, each upload fails within ``store.max_request_seconds``
+        (10 s by default), so a timeout of twice that plus the time of a save
+        sees the thread end.
         """
         with self._lock:
             self._stopping = True

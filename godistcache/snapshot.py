@@ -86,7 +86,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from . import _snapshot_py, _telemetry
-from ._files import atomic_write
+from ._files import atomic_write, open_regular
 from ._snapshot_py import OPAQUE, REFUSE, UNPICKLE
 from ._codec_py import Pickled, _read_uvarint
 from ._compat import NO_EXTENSIONS, warn_fallback
@@ -384,7 +384,7 @@ def read_header(f: IO[bytes], path: str, file_size: int) -> Header:
 
 def created_ns(path: PathLike) -> int:
     """When a snapshot file's entries were cut (Unix ns), read from its checked header."""
-    with open(path, "rb") as f:
+    with open_regular(path) as f:
         return read_header(f, os.fspath(path), os.fstat(f.fileno()).st_size).created_ns
 
 
@@ -469,7 +469,7 @@ class _Opened:
 
     def __init__(self, path: PathLike, keyring: Optional[Keyring], need_key: bool) -> None:
         self.path = os.fspath(path)
-        self.f = open(self.path, "rb")
+        self.f = open_regular(self.path)
         try:
             self.size = os.fstat(self.f.fileno()).st_size
             self.header = read_header(self.f, self.path, self.size)
