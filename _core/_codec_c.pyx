@@ -30,6 +30,7 @@ from cpython.float cimport PyFloat_AS_DOUBLE, PyFloat_FromDouble
 from cpython.list cimport PyList_AsTuple, PyList_New, PyList_SET_ITEM
 from cpython.long cimport PyLong_FromLongLong
 from cpython.object cimport PyObject, PyTypeObject, Py_TYPE
+from cpython.pyport cimport PY_SSIZE_T_MAX
 from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
 from cpython.ref cimport Py_INCREF
 from cpython.set cimport PyFrozenSet_New
@@ -46,13 +47,17 @@ import zoneinfo as _zoneinfo
 
 from godistcache import _codec_py
 
-__all__ = ["FORMAT_VERSION", "MAX_DEPTH", "decode", "encode"]
+__all__ = ["DECODE_ALLOWANCE", "DECODE_EXPANSION", "FORMAT_VERSION", "MAX_DEPTH", "DecodeBudgetError", "decode", "encode"]
 
 #: Version of the wire format this module reads and writes.
 FORMAT_VERSION = 1
 
 #: Deepest container nesting encode writes and decode accepts.
 MAX_DEPTH = 1000
+
+DECODE_EXPANSION = _codec_py.DECODE_EXPANSION
+DECODE_ALLOWANCE = _codec_py.DECODE_ALLOWANCE
+DecodeBudgetError = _codec_py.DecodeBudgetError
 
 
 cdef extern from "Python.h":
@@ -69,6 +74,7 @@ cdef extern from "Python.h":
     PyTypeObject PyFrozenSet_Type
     long long PyLong_AsLongLongAndOverflow(object o, int *overflow) except? -1
     bint PyUnicode_IS_COMPACT_ASCII(object o) noexcept
+    bint PyUnicode_IS_ASCII(object o) noexcept
     Py_ssize_t PyUnicode_GET_LENGTH(object o) noexcept
     int PyUnicode_KIND(object o) noexcept
     void *PyUnicode_DATA(object o) noexcept
@@ -147,6 +153,30 @@ cdef enum:
     C_MAX_DEPTH = 1000
     INLINE_FRAMES = 8       # containers open at once before a frame array is allocated
 
+    # The decode budget's charges: the same as _codec_py's _COST_* (its docstring says why).
+    C_EXPANSION = 16
+    C_ALLOWANCE = 1 << 20
+    COST_FLOAT = 24
+    COST_STR = 49
+    COST_STR_WIDE = 76
+    COST_BYTES = 33
+    COST_BYTEARRAY = 64
+    COST_BIGINT = 32
+    COST_TUPLE = 40
+    COST_LIST = 56
+    COST_DICT = 64
+    COST_DICT_SMALL = 160
+    COST_DICT_PAIR = 48
+    COST_SET = 216
+    COST_SET_ITEM = 32
+    COST_DATE = 32
+    COST_DATETIME = 56
+    COST_TIMEZONE = 96
+    COST_TIMEDELTA = 40
+    COST_DECIMAL = 104
+    COST_UUID = 104
+    COST_PICKLED = 88
+
 _DEPTH_MESSAGE = f"value nested deeper than {MAX_DEPTH} levels (a cycle?)"
 _PICKLE_REFUSED = "pickled value refused: pass allow_pickle=True only for data you trust"
 
@@ -162,6 +192,10 @@ cdef object _UUID = _uuid.UUID
 cdef object _pickle_dumps = _pickle.dumps
 cdef object _pickle_loads = _pickle.loads
 cdef object _Pickled = _codec_py.Pickled
+cdef object _DecodeBudgetError = _codec_py.DecodeBudgetError
+cdef object _budget_message = _codec_py.budget_message
+assert (C_EXPANSION, C_ALLOWANCE, COST_ENTRY) == (
+    _codec_py.DECODE_EXPANSION, _codec_py.DECODE_ALLOWANCE, _codec_py.COST_ENTRY)
 
 _CONTAINER_NAMES = ("tuple", "list", "dict", "set", "frozenset")   # tags 0x09..0x0D
 
@@ -593,6 +627,34 @@ cdef inline Py_ssize_t _off(Reader *r, const unsigned char *p) noexcept:
     return p - r.start
 
 
+cdef object _over_budget(Reader *r, const unsigned char *start):
+    return _DecodeBudgetError(f"over the decode budget by {-r.budget} bytes, at byte {_off(r, start)}",
+                              -r.budget, _off(r, start))
+
+
+cdef inline Py_ssize_t _cost_int(int64_t v) noexcept:
+    # CPython caches -5..256 and stores 30 bits per digit.
+    if -5 <= v <= 256:
+        return 0
+    if -(1 << 30) < v < (1 << 30):
+        return 28
+    if -(1LL << 60) < v < (1LL << 60):
+        return 32
+    return 36
+
+
+cdef inline Py_ssize_t _cost_container(unsigned char tag, Py_ssize_t count) noexcept:
+    if tag == T_LIST:
+        return COST_LIST + 8 * count
+    if tag == T_TUPLE:
+        return COST_TUPLE + 8 * count if count else 0
+    if tag == T_DICT:
+        return COST_DICT + (0 if not count else COST_DICT_SMALL if count <= 5 else COST_DICT_PAIR * count)
+    if tag == T_FROZENSET and not count:
+        return 0
+    return COST_SET + (COST_SET_ITEM * count if count > 4 else 0)
+
+
 cdef int _read_uvarint(Reader *r, uint64_t *out) except -1:
     cdef const unsigned char *p = r.pos
     cdef const unsigned char *start = p
@@ -827,21 +889,32 @@ cdef object _read_other(Reader *r, unsigned char tag, const unsigned char *start
     cdef Py_ssize_t n
     cdef uint64_t index
     if tag == T_BIGINT:
-        return _read_bigint(r, start)
+        value = _read_bigint(r, start)
+        r.budget -= COST_BIGINT + 2 * (r.pos - start)
+        return value
     if tag == T_DATETIME:
-        return _read_datetime(r, start)
+        value = _read_datetime(r, start)
+        r.budget -= COST_DATETIME
+        if type(datetime_tzinfo(value)) is _TimeZone:
+            r.budget -= COST_TIMEZONE + (r.pos - start)
+        return value
     if tag == T_DATE:
+        r.budget -= COST_DATE
         return _read_date(r, start)
     if tag == T_TIMEDELTA:
+        r.budget -= COST_TIMEDELTA
         return _read_timedelta(r, start, "timedelta")
     if tag == T_DECIMAL:
-        return _read_decimal(r, start)
+        value = _read_decimal(r, start)
+        r.budget -= COST_DECIMAL + (r.pos - start)
+        return value
     if tag == T_UUID:
         n = r.end - r.pos
         if n < 16:
             raise ValueError(f"truncated UUID: 16 bytes expected, {n} remain, at byte {_off(r, start)}")
         value = _UUID(bytes=PyBytes_FromStringAndSize(<const char *>r.pos, 16))
         r.pos += 16
+        r.budget -= COST_UUID
         return value
     if tag == T_PICKLE_REF:
         if type(unpickler) is not list:
@@ -862,6 +935,7 @@ cdef object _read_other(Reader *r, unsigned char tag, const unsigned char *start
         data = PyBytes_FromStringAndSize(<const char *>r.pos, n)
         if unpickler is _Pickled:
             r.pos += n
+            r.budget -= COST_PICKLED + (r.pos - start)
             return _Pickled(data)
         try:
             value = _pickle_loads(data)
@@ -894,12 +968,19 @@ cdef inline object _read_scalar(Reader *r, unsigned char tag, const unsigned cha
         if r.pos < r.end and r.pos[0] < 0x80:
             c = r.pos[0]
             r.pos += 1
-            return PyLong_FromLongLong((c >> 1) ^ -<int64_t>(c & 1))
+            v = (c >> 1) ^ -<int64_t>(c & 1)
+            if v < -5:
+                r.budget -= 28
+            return PyLong_FromLongLong(v)
         _read_svarint(r, &v)
+        r.budget -= _cost_int(v)
         return PyLong_FromLongLong(v)
     if tag == T_STR:
         n = _read_len(r, "str", start)
-        return _read_utf8(r, n, start)
+        value = _read_utf8(r, n, start)
+        if n > 1:
+            r.budget -= COST_STR + n if PyUnicode_IS_ASCII(value) else COST_STR_WIDE + 4 * n
+        return value
     if tag == T_FLOAT:
         n = r.end - r.pos
         if n < 8:
@@ -909,6 +990,7 @@ cdef inline object _read_scalar(Reader *r, unsigned char tag, const unsigned cha
             u |= (<uint64_t>r.pos[i]) << (8 * i)
         memcpy(&d, &u, 8)
         r.pos += 8
+        r.budget -= COST_FLOAT
         return PyFloat_FromDouble(d)
     if tag == T_NONE:
         return None
@@ -919,10 +1001,13 @@ cdef inline object _read_scalar(Reader *r, unsigned char tag, const unsigned cha
     if tag == T_BYTES:
         n = _read_len(r, "bytes", start)
         r.pos += n
+        if n > 1:
+            r.budget -= COST_BYTES + n
         return PyBytes_FromStringAndSize(<const char *>r.pos - n, n)
     if tag == T_BYTEARRAY:
         n = _read_len(r, "bytearray", start)
         r.pos += n
+        r.budget -= COST_BYTEARRAY + n
         return PyByteArray_FromStringAndSize(<const char *>r.pos - n, n)
     return _read_other(r, tag, start, unpickler)
 
@@ -990,6 +1075,9 @@ cdef object _decode_item(Reader *r, int depth, object unpickler):
                     raise ValueError(
                         f"truncated {_CONTAINER_NAMES[tag - T_TUPLE]}: {count} items declared "
                         f"but only {left} bytes remain, at byte {_off(r, start)}")
+                r.budget -= _cost_container(tag, <Py_ssize_t>count)
+                if r.budget < 0:    # before anything is allocated for it
+                    raise _over_budget(r, start)
                 if count:
                     if nframes == cap:
                         if frames == small:
@@ -1024,6 +1112,8 @@ cdef object _decode_item(Reader *r, int depth, object unpickler):
                 value = _empty_container(tag)
             else:
                 value = _read_scalar(r, tag, start, unpickler)
+                if r.budget < 0:
+                    raise _over_budget(r, start)
 
             # Hand the finished item to the containers it completes, innermost first.
             while nframes:
@@ -1073,7 +1163,17 @@ cdef object _decode_item(Reader *r, int depth, object unpickler):
 cdef object _decode_all(const unsigned char *data, Py_ssize_t n, object unpickler):
     cdef Reader r
     reader_init(&r, data, n)
-    value = _decode_item(&r, 0, unpickler)
+    if not unpickler:   # untrusted: budgeted
+        limit = min(_codec_py.budget_for(n), PY_SSIZE_T_MAX)
+        r.budget = limit
+        try:
+            value = _decode_item(&r, 0, unpickler)
+        except _DecodeBudgetError as exc:
+            where = f"the item at byte {exc.offset}"
+            msg = _budget_message("the value", n, limit, limit + exc.overdraft, where)
+            raise _DecodeBudgetError(msg, exc.overdraft, exc.offset) from None
+    else:
+        value = _decode_item(&r, 0, unpickler)
     if r.pos != r.end:
         raise ValueError(f"trailing bytes: {r.end - r.pos} after the value, at byte {_off(&r, r.pos)}")
     return value
@@ -1085,13 +1185,17 @@ def decode(data, *, allow_pickle=False):
     Args:
         data: The encoded value: bytes, bytearray or memoryview, exactly one item.
         allow_pickle: Unpickle values stored with tag 0x7F. Only for data you
-            trust: unpickling can run any code.
+            trust: unpickling can run any code. Trusted data is not held to
+            the decode budget either.
 
     Returns:
         The value, of exactly the types that were encoded.
 
     Raises:
         TypeError: ``data`` is not bytes, bytearray or memoryview.
+        DecodeBudgetError: (a ValueError) without ``allow_pickle``, the value
+            would take more than ``DECODE_EXPANSION`` bytes of memory per byte
+            of ``data`` plus ``DECODE_ALLOWANCE``.
         ValueError: ``data`` is not exactly one valid item (truncated, trailing
             bytes, bad varint, unknown tag, invalid field, unhashable key, nesting
             deeper than ``MAX_DEPTH``, ...) or holds a pickle and ``allow_pickle``

@@ -17,18 +17,19 @@ frame's worth of encoding at a time, not for the whole cache.
 cimport cython
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from cpython.object cimport PyObject
+from cpython.pyport cimport PY_SSIZE_T_MAX
 from libc.stdint cimport INT64_MAX, int64_t, uint64_t
 from libc.string cimport memcpy, memset
 
 from godistcache._codec_c cimport (
-    Buffer, Reader, _decode_item, _encode_item, _read_uvarint,
+    COST_ENTRY, Buffer, Reader, _decode_item, _encode_item, _over_budget, _read_uvarint,
     buffer_free, buffer_init, buffer_uvarint, reader_init,
 )
 from godistcache._table_c cimport Entry, Table
 
 import pickle as _pickle
 
-from godistcache._codec_py import _PICKLE_REFUSED, Pickled
+from godistcache._codec_py import _PICKLE_REFUSED, DecodeBudgetError, Pickled
 from godistcache._snapshot_py import OPAQUE, REFUSE, UNPICKLE
 from godistcache._table_c import now_ns as _now_ns
 
@@ -255,12 +256,16 @@ def encode_frame(Refs refs not None, Py_ssize_t start, Py_ssize_t target, int64_
         buffer_free(&head)
 
 
-def decode_frame(payload, Py_ssize_t count, int64_t created_ns, int64_t now, int mode, sink, bint write_times=False):
+def decode_frame(payload, Py_ssize_t count, int64_t created_ns, int64_t now, int mode, sink, bint write_times=False,
+                 budget=None):
     """Decode the count entries of one frame's payload into sink (a table, a list or None).
 
     mode: what the frame's pickled objects become: REFUSE (an error),
-    UNPICKLE (the objects), OPAQUE (``Pickled(None)`` placeholders). Returns (entries live at ``now``, entries skipped as expired).
-    Raises ValueError naming the entry and the byte offset within the payload.
+    UNPICKLE (the objects), OPAQUE (``Pickled(None)`` placeholders). budget:
+    bytes of objects the frame may still make, or None (trusted); see
+    ``_snapshot_py.decode_frame``. Returns (entries live at ``now``, entries
+    skipped as expired, budget left or None). Raises ValueError naming the
+    entry and the byte offset within the payload (DecodeBudgetError when the budget ran out).
     """
     cdef Reader r
     cdef Py_ssize_t i
@@ -285,6 +290,8 @@ def decode_frame(payload, Py_ssize_t count, int64_t created_ns, int64_t now, int
     # payload is a bytes object this call holds: its buffer can't move.
     n_payload = PyBytes_GET_SIZE(payload)
     reader_init(&r, <const unsigned char *>PyBytes_AS_STRING(payload), n_payload)
+    if budget is not None:
+        r.budget = <Py_ssize_t>budget
     # The frame's pickled objects, as the decoder's unpickler argument.
     _read_uvarint(&r, &n_objects)
     if not n_objects:
@@ -309,8 +316,12 @@ def decode_frame(payload, Py_ssize_t count, int64_t created_ns, int64_t now, int
             if type(objects) is not list or len(objects) != n_objects:
                 raise ValueError(f"pickled objects are not a list of {n_objects}, at byte {at - r.start}")
         r.pos += size
+        r.budget -= 8 * <Py_ssize_t>n_objects
+        if r.budget < 0:
+            raise _over_budget(&r, r.start)
     for i in range(count):
         try:
+            r.budget -= COST_ENTRY
             key = _decode_item(&r, 0, objects)
             value = _decode_item(&r, 0, objects)
             at = r.pos
@@ -318,6 +329,8 @@ def decode_frame(payload, Py_ssize_t count, int64_t created_ns, int64_t now, int
             age = 0
             if write_times:
                 _read_uvarint(&r, &age)
+        except DecodeBudgetError as exc:
+            raise DecodeBudgetError(f"entry {i} of {count}: {exc}", exc.overdraft, exc.offset, i) from None
         except ValueError as exc:
             raise ValueError(f"entry {i} of {count}: {exc}") from None
         written = 0
@@ -343,7 +356,7 @@ def decode_frame(payload, Py_ssize_t count, int64_t created_ns, int64_t now, int
         live += 1
     if r.pos != r.end:
         raise ValueError(f"trailing bytes: {r.end - r.pos} after the last of {count} entries, at byte {r.pos - r.start}")
-    return live, expired
+    return live, expired, None if budget is None else r.budget
 
 
 def merge(Table dst not None, Table src not None, bint newer=False):

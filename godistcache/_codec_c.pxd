@@ -27,6 +27,7 @@ ctypedef struct Reader:
     const unsigned char *pos
     const unsigned char *end
     const unsigned char *start     # error messages count offsets from here
+    Py_ssize_t budget              # bytes of objects still allowed (_codec_py's decode budget)
 
 
 cdef inline void buffer_init(Buffer *b) noexcept:
@@ -111,6 +112,15 @@ cdef inline void reader_init(Reader *r, const unsigned char *data, Py_ssize_t n)
     r.start = data
     r.pos = data
     r.end = data + n
+    r.budget = PY_SSIZE_T_MAX     # not budgeted (trusted) unless the caller sets one
+
+
+# Charged once per snapshot entry besides its key and value (_codec_py.COST_ENTRY).
+cdef enum:
+    COST_ENTRY = 48
+
+# The DecodeBudgetError for a reader whose budget ran out at the item at start.
+cdef object _over_budget(Reader *r, const unsigned char *start)
 
 
 # Encode one item (tag and payload) onto b. depth counts the containers

@@ -80,6 +80,20 @@ so depth is bounded by ``MAX_DEPTH``, not by the stack, and runs in time linear
 in the input, except for hashing: int, float, Decimal, UUID and tuple hashes are
 not randomised, so a crafted dict or set of colliding keys costs quadratic time,
 as it does in any Python dict.
+
+Memory is bounded too (the *decode budget*). Lengths checked against the bytes
+left bound what the input *holds*, not what it *expands to*: an empty set is 2
+bytes of input and 216 of memory. So every object the decoder makes is charged
+an approximation of its CPython size (see ``_cost_*`` and the charges below:
+the object, plus 8 bytes per list or tuple slot and a fixed cost per set item
+or dict pair; objects CPython shares, such as small ints, ``()``, one-character
+strs, cost nothing but their slot), and the decoder refuses, with
+:class:`DecodeBudgetError` (a ValueError), any input whose charges pass
+``DECODE_EXPANSION`` times its size plus ``DECODE_ALLOWANCE``. The charges are
+a function of the input alone, so both twins refuse exactly the same inputs.
+Containers are charged when their header is read, before anything is
+allocated for them. Data the caller trusts (``allow_pickle=True``: it may run
+code anyway) is not budgeted, nor is a pickle's own expansion.
 """
 
 from __future__ import annotations
@@ -91,15 +105,63 @@ import pickle
 import struct
 import uuid
 import zoneinfo
-from typing import Any, Union
+from typing import Any, Optional, Union
 
-__all__ = ["FORMAT_VERSION", "MAX_DEPTH", "decode", "encode"]
+__all__ = ["DECODE_ALLOWANCE", "DECODE_EXPANSION", "FORMAT_VERSION", "MAX_DEPTH", "DecodeBudgetError", "decode", "encode"]
 
 #: Version of the wire format this module reads and writes.
 FORMAT_VERSION = 1
 
 #: Deepest container nesting encode writes and decode accepts.
 MAX_DEPTH = 1000
+
+#: Untrusted input may cost at most this many bytes of Python objects per byte...
+DECODE_EXPANSION = 16
+#: ...plus this much, so that small inputs (a value nested MAX_DEPTH deep) always decode.
+DECODE_ALLOWANCE = 1 << 20
+
+# What decoded objects are charged, in bytes: CPython 3.11+ sizes on 64-bit
+# (sys.getsizeof, rounded up). Shared objects (None, bools, ints -5..256, (),
+# frozenset(), "" and one-character strs, b"" and one-byte bytes) cost 0.
+_COST_FLOAT = 24
+_COST_STR = 49  # + len for ASCII; a non-ASCII str is charged as if 4 bytes per input byte
+_COST_STR_WIDE = 76
+_COST_BYTES = 33  # + len
+_COST_BYTEARRAY = 64  # + len
+_COST_BIGINT = 32  # + 2 per byte
+_COST_TUPLE = 40  # + 8 per item
+_COST_LIST = 56  # + 8 per item
+_COST_DICT = 64  # + _COST_DICT_SMALL for 1 to 5 pairs, else _COST_DICT_PAIR per pair
+_COST_DICT_SMALL = 160
+_COST_DICT_PAIR = 48
+_COST_SET = 216  # + _COST_SET_ITEM per item beyond 4 (the first 4 fit in the object)
+_COST_SET_ITEM = 32
+_COST_DATE = 32
+_COST_DATETIME = 56
+_COST_TIMEZONE = 96  # + the name, as a str
+_COST_TIMEDELTA = 40
+_COST_DECIMAL = 104  # + len
+_COST_UUID = 104
+_COST_PICKLED = 88  # + len
+#: A snapshot entry stored in a table: its slot and index.
+COST_ENTRY = 48
+#: Charged when nothing is budgeted (trusted input): never reached.
+UNLIMITED = 1 << 62
+
+
+class DecodeBudgetError(ValueError):
+    """The input would take more memory to decode than its size allows (see the module docstring).
+
+    ``overdraft``: bytes charged beyond the budget the decoder was given when
+    it stopped; ``offset``: where the item it stopped at starts; ``entry``:
+    the snapshot entry it belongs to, if any.
+    """
+
+    def __init__(self, message: str, overdraft: int = 0, offset: int = 0, entry: Optional[int] = None) -> None:
+        super().__init__(message)
+        self.overdraft = overdraft
+        self.offset = offset
+        self.entry = entry
 
 _T_NONE = 0x00
 _T_FALSE = 0x01
@@ -169,6 +231,9 @@ _CONTAINER_NAMES = {
     _T_SET: "set",
     _T_FROZENSET: "frozenset",
 }
+
+# One shared empty frozenset, as the compiled twin returns: an empty set costs 216 bytes.
+_EMPTY_FROZENSET: frozenset[Any] = frozenset()
 
 _BLOB_NAMES = {_T_STR: "str", _T_BYTES: "bytes", _T_BYTEARRAY: "bytearray"}
 
@@ -565,6 +630,72 @@ def _read_scalar(buf: bytes, pos: int, end: int, tag: int, start: int, unpickler
     raise ValueError(f"unknown tag 0x{tag:02X}, at byte {start}")
 
 
+def _cost_int(v: int) -> int:
+    """What an int in int64 costs: CPython caches -5..256 and stores 30 bits per digit."""
+    if -5 <= v <= 256:
+        return 0
+    a = -v if v < 0 else v
+    return 28 if a < (1 << 30) else 32 if a < (1 << 60) else 36
+
+
+def _cost_str(s: str, n: int) -> int:
+    """What a str decoded from n bytes of UTF-8 costs."""
+    if n <= 1:
+        return 0
+    return _COST_STR + n if s.isascii() else _COST_STR_WIDE + 4 * n
+
+
+def _cost_blob(tag: int, n: int) -> int:
+    if tag == _T_BYTES:
+        return 0 if n <= 1 else _COST_BYTES + n
+    return _COST_BYTEARRAY + n
+
+
+def _cost_container(tag: int, count: int) -> int:
+    """What a container of count items costs, charged when its header is read."""
+    if tag == _T_LIST:
+        return _COST_LIST + 8 * count
+    if tag == _T_TUPLE:
+        return _COST_TUPLE + 8 * count if count else 0
+    if tag == _T_DICT:
+        return _COST_DICT + (0 if not count else _COST_DICT_SMALL if count <= 5 else _COST_DICT_PAIR * count)
+    if tag == _T_FROZENSET and not count:
+        return 0
+    return _COST_SET + (_COST_SET_ITEM * count if count > 4 else 0)
+
+
+def _cost_other(tag: int, value: Any, size: int) -> int:
+    """What a scalar read by _read_scalar costs; size: the item's bytes, tag included."""
+    if tag == _T_BIGINT:
+        return _COST_BIGINT + 2 * size
+    if tag == _T_DATETIME:
+        return _COST_DATETIME + (_COST_TIMEZONE + size if type(value.tzinfo) is datetime.timezone else 0)
+    if tag == _T_DATE:
+        return _COST_DATE
+    if tag == _T_TIMEDELTA:
+        return _COST_TIMEDELTA
+    if tag == _T_DECIMAL:
+        return _COST_DECIMAL + size
+    if tag == _T_UUID:
+        return _COST_UUID
+    if type(value) is Pickled and tag == _T_PICKLE:
+        return _COST_PICKLED + size
+    return 0  # a pickle reference (the object is the frame's), or unpickled (trusted: not budgeted)
+
+
+def over_budget(budget: int, start: int) -> DecodeBudgetError:
+    """The error for a value whose charges passed the budget at the item at start."""
+    return DecodeBudgetError(f"over the decode budget by {-budget} bytes, at byte {start}", -budget, start)
+
+
+def budget_message(what: str, size: int, limit: int, charged: int, where: str) -> str:
+    """The words of a DecodeBudgetError that knows its whole budget."""
+    return (
+        f"{what} would take more than {limit} bytes of memory, the decode budget of {size} bytes of input "
+        f"({DECODE_EXPANSION} per byte + {DECODE_ALLOWANCE}): {charged} bytes of objects were due by {where}"
+    )
+
+
 class _Frame:
     """A container being decoded: what it is, what it holds so far, what is still due."""
 
@@ -585,13 +716,17 @@ def decode(data: Buffer, *, allow_pickle: bool = False) -> Any:
     Args:
         data: The encoded value: bytes, bytearray or memoryview, exactly one item.
         allow_pickle: Unpickle values stored with tag 0x7F. Only for data you
-            trust: unpickling can run any code.
+            trust: unpickling can run any code. Trusted data is not held to
+            the decode budget either.
 
     Returns:
         The value, of exactly the types that were encoded.
 
     Raises:
         TypeError: ``data`` is not bytes, bytearray or memoryview.
+        DecodeBudgetError: (a ValueError) without ``allow_pickle``, the value
+            would take more than ``DECODE_EXPANSION`` bytes of memory per byte
+            of ``data`` plus ``DECODE_ALLOWANCE``.
         ValueError: ``data`` is not exactly one valid item (truncated, trailing
             bytes, bad varint, unknown tag, invalid field, unhashable key, nesting
             deeper than ``MAX_DEPTH``, ...) or holds a pickle and ``allow_pickle``
@@ -603,19 +738,32 @@ def decode(data: Buffer, *, allow_pickle: bool = False) -> Any:
         buf = bytes(data)
     else:
         raise TypeError(f"data must be bytes, bytearray or memoryview, got {type(data).__qualname__}")
-    value, pos = _decode_at(buf, 0, len(buf), True if allow_pickle else None)
+    limit = UNLIMITED if allow_pickle else budget_for(len(buf))
+    try:
+        value, pos, _ = _decode_at(buf, 0, len(buf), True if allow_pickle else None, limit)
+    except DecodeBudgetError as exc:
+        where = f"the item at byte {exc.offset}"
+        msg = budget_message("the value", len(buf), limit, limit + exc.overdraft, where)
+        raise DecodeBudgetError(msg, exc.overdraft, exc.offset) from None
     if pos != len(buf):
         raise ValueError(f"trailing bytes: {len(buf) - pos} after the value, at byte {pos}")
     return value
 
 
-def _decode_at(buf: bytes, pos: int, end: int, unpickler: Unpickler) -> tuple[Any, int]:
-    """Decode the item at buf[pos:end]; return it and the offset past it.
+def budget_for(size: int) -> int:
+    """The decode budget of an input of size bytes."""
+    return DECODE_EXPANSION * size + DECODE_ALLOWANCE
+
+
+def _decode_at(buf: bytes, pos: int, end: int, unpickler: Unpickler, budget: int = UNLIMITED) -> tuple[Any, int, int]:
+    """Decode the item at buf[pos:end]; return it, the offset past it and the budget left.
 
     unpickler: a list (a snapshot frame's objects) resolves pickle
     references (tag 0x7E) and refuses pickle items (tag 0x7F); otherwise a
     false value (None, False) refuses both, the class :class:`Pickled` wraps a
     pickle item's bytes, unrun, and any other true value unpickles it.
+    budget: bytes of objects still allowed (see the module docstring);
+    :class:`DecodeBudgetError` once the charges pass it.
     """
     stack: list[_Frame] = []
     while True:
@@ -635,8 +783,11 @@ def _decode_at(buf: bytes, pos: int, end: int, unpickler: Unpickler) -> tuple[An
             if b < 0x80:
                 pos += 1
                 value = (b >> 1) ^ -(b & 1)
+                if value < -5:
+                    budget -= 28
             else:
                 value, pos = _read_svarint(buf, pos, end)
+                budget -= _cost_int(value)
         elif tag == _T_STR or tag == _T_BYTES or tag == _T_BYTEARRAY:
             b = buf[pos] if pos < end else 0x80
             if b < 0x80:
@@ -658,11 +809,13 @@ def _decode_at(buf: bytes, pos: int, end: int, unpickler: Unpickler) -> tuple[An
             else:
                 value = bytearray(buf[pos : pos + n])
             pos += n
+            budget -= _cost_str(value, n) if tag == _T_STR else _cost_blob(tag, n)
         elif tag == _T_FLOAT:
             if end - pos < 8:
                 raise ValueError(f"truncated float: 8 bytes expected, {end - pos} remain, at byte {start}")
             value = _unpack_double(buf, pos)[0]
             pos += 8
+            budget -= _COST_FLOAT
         elif tag == _T_NONE:
             value = None
         elif tag == _T_FALSE:
@@ -679,25 +832,32 @@ def _decode_at(buf: bytes, pos: int, end: int, unpickler: Unpickler) -> tuple[An
                     f"truncated {_CONTAINER_NAMES[tag]}: {count} items declared "
                     f"but only {end - pos} bytes remain, at byte {start}"
                 )
+            budget -= _cost_container(tag, count)
+            if budget < 0:  # before anything is allocated for it
+                raise over_budget(budget, start)
             if tag == _T_DICT:
                 items: Any = {}
             elif tag == _T_SET or tag == _T_FROZENSET:
                 items = set()
             else:
-                items = []
+                # Sized up front, as the compiled twin does: appends would over-allocate past the charge.
+                items = [None] * count
             if count:
                 stack.append(_Frame(tag, items, need, start))
                 continue
-            value = tuple(items) if tag == _T_TUPLE else frozenset() if tag == _T_FROZENSET else items
+            value = () if tag == _T_TUPLE else _EMPTY_FROZENSET if tag == _T_FROZENSET else items
         else:
             value, pos = _read_scalar(buf, pos, end, tag, start, unpickler)
+            budget -= _cost_other(tag, value, pos - start)
+        if budget < 0:
+            raise over_budget(budget, start)
 
         # Hand the finished item to the containers it completes, innermost first.
         while stack:
             frame = stack[-1]
             ftag = frame.tag
             if ftag == _T_LIST or ftag == _T_TUPLE:
-                frame.items.append(value)
+                frame.items[len(frame.items) - frame.remaining] = value
             elif ftag == _T_DICT:
                 if frame.remaining & 1:
                     try:
@@ -726,4 +886,4 @@ def _decode_at(buf: bytes, pos: int, end: int, unpickler: Unpickler) -> tuple[An
             elif ftag == _T_FROZENSET:
                 value = frozenset(value)
         else:
-            return value, pos
+            return value, pos, budget

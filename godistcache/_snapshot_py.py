@@ -31,7 +31,17 @@ from __future__ import annotations
 import pickle
 from typing import Any
 
-from ._codec_py import _PICKLE_REFUSED, Pickled, _decode_at, _encode_into, _put_uvarint, _read_uvarint
+from ._codec_py import (
+    _PICKLE_REFUSED,
+    COST_ENTRY,
+    UNLIMITED,
+    DecodeBudgetError,
+    Pickled,
+    _decode_at,
+    _encode_into,
+    _put_uvarint,
+    _read_uvarint,
+)
 
 __all__ = ["OPAQUE", "REFUSE", "UNPICKLE", "collect", "decode_frame", "encode_frame", "merge"]
 
@@ -103,8 +113,15 @@ def encode_frame(
 
 
 def decode_frame(
-    payload: bytes, count: int, created_ns: int, now: int, mode: int, sink: Sink, write_times: bool = False
-) -> tuple[int, int]:
+    payload: bytes,
+    count: int,
+    created_ns: int,
+    now: int,
+    mode: int,
+    sink: Sink,
+    write_times: bool = False,
+    budget: int | None = None,
+) -> tuple[int, int, int | None]:
     """Decode the count entries of one frame's payload.
 
     Args:
@@ -112,11 +129,17 @@ def decode_frame(
             UNPICKLE (the objects), OPAQUE (``Pickled(None)`` placeholders).
         sink: a table (entries are stored with their expiry), a list
             ((key, value, expires_ns) tuples are appended) or None.
+        budget: bytes of objects the frame may still make (the value codec's
+            decode budget, shared by a file's frames; each entry is charged
+            ``COST_ENTRY`` besides its key and value, each pickled object a
+            list slot); None: not budgeted (trusted data).
 
     Returns:
-        (entries live at ``now``, entries skipped because expired).
+        (entries live at ``now``, entries skipped because expired, budget left
+        or None).
 
     Raises:
+        DecodeBudgetError: the budget ran out; ``overdraft`` says by how much.
         ValueError: the payload is malformed; the message names the entry and
             the byte offset within the payload.
     """
@@ -124,16 +147,24 @@ def decode_frame(
         raise TypeError(f"payload must be bytes, got {type(payload).__qualname__}")
     end = len(payload)
     objects, pos = _read_objects(payload, end, mode)
+    left = UNLIMITED if budget is None else budget
+    if objects:
+        left -= 8 * len(objects)
+        if left < 0:
+            raise DecodeBudgetError(f"over the decode budget by {-left} bytes, at byte 0", -left, 0)
     live = expired = 0
     for i in range(count):
         try:
-            key, pos = _decode_at(payload, pos, end, objects)
-            value, pos = _decode_at(payload, pos, end, objects)
+            left -= COST_ENTRY
+            key, pos, left = _decode_at(payload, pos, end, objects, left)
+            value, pos, left = _decode_at(payload, pos, end, objects, left)
             at = pos
             delta, pos = _read_uvarint(payload, pos, end)
             age = 0
             if write_times:
                 age, pos = _read_uvarint(payload, pos, end)
+        except DecodeBudgetError as exc:
+            raise DecodeBudgetError(f"entry {i} of {count}: {exc}", exc.overdraft, exc.offset, i) from None
         except ValueError as exc:
             raise ValueError(f"entry {i} of {count}: {exc}") from None
         written = 0
@@ -159,7 +190,7 @@ def decode_frame(
         live += 1
     if pos != end:
         raise ValueError(f"trailing bytes: {end - pos} after the last of {count} entries, at byte {pos}")
-    return live, expired
+    return live, expired, None if budget is None else left
 
 
 def _read_objects(payload: bytes, end: int, mode: int) -> tuple[Any, int]:

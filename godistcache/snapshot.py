@@ -56,8 +56,16 @@ before any of its entries is decoded. Only a holder of the key can make a
 frame that opens, so pickled values of a sealed file are unpickled.
 
 Bounds: every length and count is checked against the bytes left in the
-file before anything is allocated or read, so a hostile file costs at most
-its own size in memory; a load holds one frame at a time beyond the cache.
+file before anything is allocated or read, and a load holds one frame at a
+time beyond the cache. What the entries decode to is bounded by the value
+codec's decode budget (``godistcache._codec_py``): the objects of an unsealed
+file (entries charged ``COST_ENTRY`` each besides their keys and values) may
+take at most ``DECODE_EXPANSION`` (16) bytes of memory per byte of file plus
+``DECODE_ALLOWANCE`` (1 MiB), counted across all its frames, or the file is
+refused (``SnapshotError``) -- by :meth:`Cache.load`, :func:`inspect`,
+:func:`verify` and :func:`export_json` alike. A sealed file, and an unsealed one
+loaded with ``allow_pickle=True``, are trusted and not budgeted; the frames'
+pickles (read only then) cost what pickle makes of them.
 
 Writes go to a temporary file (mode 0600) in the target's directory, which is
 fsynced and renamed over the target, and the directory is fsynced: a crash
@@ -88,7 +96,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from . import _snapshot_py, _telemetry
 from ._files import atomic_write, open_regular
 from ._snapshot_py import OPAQUE, REFUSE, UNPICKLE
-from ._codec_py import Pickled, _read_uvarint
+from ._codec_py import DecodeBudgetError, Pickled, _read_uvarint, budget_for, budget_message
 from ._compat import NO_EXTENSIONS, warn_fallback
 from ._table import Table, now_ns
 from .crypto import Keyring
@@ -493,15 +501,32 @@ class _Opened:
     def frames(self) -> Iterator[tuple[int, int, int, bytes, int]]:
         return _frames(self.f, self.path, self.header, self.size, self.aead)
 
+    #: Bytes of objects the frames decoded so far left of the file's decode budget.
+    budget_left: Optional[int] = None
+
     def decode(self, core: ModuleType, frame: tuple[int, int, int, bytes, int], now: int, mode: int, sink: Any) -> tuple[int, int]:
         index, _, count, payload, pos = frame
+        # Data is trusted when sealed (only a key holder made it) or when the caller allows pickle (which may
+        # run code anyway); the rest may cost only so much memory per byte of file (the codec's decode budget).
+        budgeted = not self.header.sealed and mode != UNPICKLE
+        if budgeted and self.budget_left is None:
+            self.budget_left = budget_for(self.size)
         try:
-            result: tuple[int, int] = core.decode_frame(
-                payload, count, self.header.created_ns, now, mode, sink, self.header.write_times
+            live, expired, left = core.decode_frame(
+                payload, count, self.header.created_ns, now, mode, sink, self.header.write_times,
+                self.budget_left if budgeted else None,
             )
-            return result
+        except DecodeBudgetError as exc:
+            limit = budget_for(self.size)
+            entry = "its pickled objects" if exc.entry is None else f"entry {exc.entry} of {count}"
+            where = f"{entry} in frame {index} (the item at byte {exc.offset} of the frame's payload)"
+            msg = budget_message("the file", self.size, limit, limit + exc.overdraft, where)
+            raise _fail(msg, self.path, frame=index, offset=pos) from None
         except ValueError as exc:
             raise _fail(f"{exc} (offsets within the frame's payload)", self.path, frame=index, offset=pos) from None
+        if budgeted:
+            self.budget_left = left
+        return live, expired
 
     def __enter__(self) -> _Opened:
         return self
