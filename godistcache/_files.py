@@ -159,7 +159,12 @@ def atomic_write(path: str | os.PathLike[str], mode: str = "wb", **open_args: An
     with _active_lock:
         _active.add(tmp)
     try:
-        with open(fd, mode, **open_args) as f:
+        try:
+            f = open(fd, mode, **open_args)
+        except BaseException:
+            os.close(fd)  # open() raised (a bad mode or argument) without taking the descriptor
+            raise
+        with f:
             if fcntl is not None:
                 # A descriptor of its own keeps the lock until after the rename, however f is closed.
                 lock_fd = os.dup(fd)

@@ -521,6 +521,7 @@ class _Opened:
             entry = "its pickled objects" if exc.entry is None else f"entry {exc.entry} of {count}"
             where = f"{entry} in frame {index} (the item at byte {exc.offset} of the frame's payload)"
             msg = budget_message("the file", self.size, limit, limit + exc.overdraft, where)
+            msg += "; a file you trust loads with allow_pickle=True, which lifts the budget (so does sealing it)"
             raise _fail(msg, self.path, frame=index, offset=pos) from None
         except ValueError as exc:
             raise _fail(f"{exc} (offsets within the frame's payload)", self.path, frame=index, offset=pos) from None

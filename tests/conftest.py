@@ -13,7 +13,7 @@ import importlib
 import os
 from collections.abc import Iterator, MutableMapping
 from types import ModuleType
-from typing import Any
+from typing import Any, Callable, Optional
 
 import pytest
 
@@ -47,6 +47,36 @@ def wait_for(predicate: Any, timeout: float = 10.0) -> None:
         if time.monotonic() > deadline:
             pytest.fail("condition not reached in time")
         time.sleep(0.005)
+
+
+def outcome_within(
+    call: Any, seconds: float, on_timeout: Optional[Callable[[], None]] = None
+) -> Optional[BaseException]:
+    """The exception call() raises (None if it returns), run in a daemon thread.
+
+    Fails the test if the call is still running after seconds, so a
+    regression that hangs fails instead of hanging the suite; on_timeout
+    (if given) runs first, to release the stuck thread.
+    """
+    import threading
+
+    outcome: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            call()
+        except BaseException as exc:  # noqa: BLE001 - handed to the test
+            outcome.append(exc)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    if thread.is_alive():
+        if on_timeout is not None:
+            on_timeout()
+            thread.join(5)
+        pytest.fail(f"the call was still blocked after {seconds} s")
+    return outcome[0] if outcome else None
 
 
 def golden_script(name: str) -> ModuleType:

@@ -13,7 +13,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-import threading
 import time
 from pathlib import Path
 from typing import Any, Callable, Optional
@@ -25,30 +24,21 @@ from godistcache._files import STALE_AGE, atomic_write, open_regular
 from godistcache.errors import SnapshotError
 from godistcache.s3 import S3Store
 
+from .conftest import outcome_within
+
 posix_only = pytest.mark.skipif(os.name != "posix" or not hasattr(os, "mkfifo"), reason="FIFOs, devices and flock are POSIX")
 GUARD = 20.0  # seconds before a call counts as hung
 
 
 def _guarded(call: Callable[[], Any], fifo: Optional[Path] = None) -> Optional[BaseException]:
-    """The exception call raises (None if it returns), run in a thread; fails the test if it blocks for GUARD seconds."""
-    outcome: list[BaseException] = []
+    """The exception call raises (None if it returns); fails the test if it blocks for GUARD seconds."""
 
-    def run() -> None:
-        try:
-            call()
-        except BaseException as exc:  # noqa: BLE001 - handed to the test
-            outcome.append(exc)
+    def release() -> None:
+        # Release the reader stuck in open(): a writer arrives and leaves at once.
+        assert fifo is not None
+        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
 
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    thread.join(GUARD)
-    if thread.is_alive():
-        if fifo is not None:
-            # Release the reader stuck in open(): a writer arrives and leaves at once.
-            os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
-            thread.join(5)
-        pytest.fail(f"the call blocked for {GUARD} s")
-    return outcome[0] if outcome else None
+    return outcome_within(call, GUARD, release if fifo is not None else None)
 
 
 def _readers(path: Path) -> dict[str, Callable[[], Any]]:
@@ -283,3 +273,15 @@ def test_unrelated_files_are_never_removed(tmp_path: Path) -> None:
     assert _guarded(lambda: _small_cache().save(path)) is None
     assert sorted(os.listdir(tmp_path)) == sorted([*everything, path.name])
     assert all((tmp_path / name).read_bytes() == b"user data" for name in keep)
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="counts descriptors in /proc/self/fd")
+def test_bad_open_arguments_leak_no_descriptor_or_file(tmp_path: Path) -> None:
+    target = tmp_path / "out.bin"
+    before = len(os.listdir("/proc/self/fd"))
+    for _ in range(20):
+        with pytest.raises(ValueError, match="mode"):
+            with atomic_write(target, mode="bogus"):
+                pass  # pragma: no cover - open() raises first
+    assert len(os.listdir("/proc/self/fd")) == before
+    assert os.listdir(tmp_path) == []

@@ -25,6 +25,7 @@ from godistcache.errors import ConfigurationError, SyncError
 from godistcache.persist import Persister
 from godistcache.s3 import S3Store
 
+from .conftest import outcome_within
 from .s3server import S3Server
 
 #: Seconds within which a dead store must fail (the defaults promise 10 s; the old ones took 120 s).
@@ -125,21 +126,8 @@ def _store(endpoint: str, **kw: Any) -> S3Store:
 
 
 def _within(call: Callable[[], Any], bound: float = BOUND) -> Optional[BaseException]:
-    """The exception call raises (None if it returns), run in a thread; fails the test if it takes bound seconds."""
-    outcome: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            call()
-        except BaseException as exc:  # noqa: BLE001 - handed to the test
-            outcome.append(exc)
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    thread.join(bound)
-    if thread.is_alive():
-        pytest.fail(f"still blocked after {bound} s")
-    return outcome[0] if outcome else None
+    """The exception call raises (None if it returns); fails the test if it takes bound seconds."""
+    return outcome_within(call, bound)
 
 
 def test_default_bound_is_ten_seconds() -> None:
