@@ -193,3 +193,21 @@ def clock() -> Iterator[FrozenClock]:
         yield frozen
     finally:
         frozen.unfreeze()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _away_from_the_source_tree(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Run the session in an empty directory, so no child process imports the source tree.
+
+    ``python -c ...`` and ``python -m godistcache`` put the working directory
+    first on sys.path: started from a checkout, a child would import the
+    uncompiled ``godistcache/`` beside the tests (and fall back to the pure
+    twins, slower and with a warning) instead of the installed build that
+    ``--import-mode=importlib`` gives this process.
+    """
+    here = os.getcwd()
+    os.chdir(tmp_path_factory.mktemp("cwd"))
+    try:
+        yield
+    finally:
+        os.chdir(here)
