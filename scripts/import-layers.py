@@ -3,6 +3,7 @@
 
     python scripts/import-layers.py           # rewrite docs/layers.md
     python scripts/import-layers.py --check   # exit 1 if docs/layers.md is stale or imports form a cycle
+    python scripts/import-layers.py --private # list private names imported across modules (exit 1 if any)
 
 Every module of ``godistcache`` (``.py``, and the ``.pyx`` sources, whose
 ``import``/``cimport`` lines are read with a regular expression) is a node; an
@@ -86,6 +87,31 @@ def imports_of(name: str, path: Path, known: set[str]) -> dict[str, bool]:
     return found
 
 
+def private_imports() -> list[str]:
+    """``from <package module> import _name`` across modules, where ``_name`` is not itself a module.
+
+    A private name belongs to its module; another module that needs it
+    should get a public name (or a documented contract) instead.
+    """
+    mods = modules()
+    known = set(mods)
+    found = []
+    for name, path in mods.items():
+        if path.suffix != ".py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+            if not isinstance(node, ast.ImportFrom):
+                continue
+            base = _resolve(name, node.level, node.module, False)
+            if not (base == PACKAGE or base.startswith(PACKAGE + ".")):
+                continue
+            for alias in node.names:
+                private = alias.name.startswith("_") and not alias.name.startswith("__")
+                if private and f"{base}.{alias.name}" not in known:
+                    found.append(f"{path.relative_to(ROOT)}:{node.lineno}: {alias.name} from {base}")
+    return found
+
+
 def graph() -> tuple[dict[str, dict[str, bool]], dict[str, int]]:
     mods = modules()
     known = set(mods)
@@ -151,7 +177,12 @@ def render(edges: dict[str, dict[str, bool]], layers: dict[str, int]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="fail if docs/layers.md is not what the source gives")
+    parser.add_argument("--private", action="store_true", help="list private names imported across modules")
     args = parser.parse_args(argv)
+    if args.private:
+        found = private_imports()
+        print("\n".join(found) or "no private name is imported across modules")
+        return 1 if found else 0
     text = render(*graph())
     if args.check:
         if not OUT.exists() or OUT.read_text(encoding="utf-8") != text:
