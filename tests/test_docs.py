@@ -56,18 +56,15 @@ def test_relative_links_resolve() -> None:
     assert not broken, "links to missing files:\n" + "\n".join(broken)
 
 
-def test_link_pattern_finds_links_and_skips_code() -> None:
+def test_link_pattern_finds_links_and_skips_code(tmp_path: Path) -> None:
     # The check above is only as good as the pattern that feeds it.
-    sample = ROOT / "tests" / "__link_sample__.md"
-    try:
-        sample.write_text(
-            "[a](docs/a.md) ![c](c.png \"t\") [u](https://x.org/y.md) [s](#top) [b](b.md#part)\n"
-            "`[not](inline.md)`\n```python\nx = [1](2)\n[no](fenced.md)\n```\n",
-            encoding="utf-8",
-        )
-        assert _markdown_links(sample) == ["docs/a.md", "c.png", "b.md"]
-    finally:
-        sample.unlink()
+    sample = tmp_path / "sample.md"
+    sample.write_text(
+        "[a](docs/a.md) ![c](c.png \"t\") [u](https://x.org/y.md) [s](#top) [b](b.md#part)\n"
+        "`[not](inline.md)`\n```python\nx = [1](2)\n[no](fenced.md)\n```\n",
+        encoding="utf-8",
+    )
+    assert _markdown_links(sample) == ["docs/a.md", "c.png", "b.md"]
 
 
 @needs_docs
