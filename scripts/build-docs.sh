@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Build the API reference from the docstrings: docs/api/index.html.
+# Build the documentation site: the guide (docs/*.md, the README, CHANGELOG) and
+# the API reference from the docstrings, in one directory: docs/api/index.html.
 #
 #   python -m pip install '.[docs]' && bash scripts/build-docs.sh [OUTPUT_DIR]
 #
 # pdoc imports the installed package (or the one PYTHONPATH names); the public
 # modules are every godistcache/<name>.py whose name has no leading underscore.
+# scripts/docs_site.py renders the Markdown with pdoc's own renderer and frame.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -19,8 +21,7 @@ done
 
 mkdir -p "$out"
 out="$(cd "$out" && pwd)"
-# From outside the tree: `python -m` puts the current directory first on
-# sys.path, and a source checkout's godistcache/ has no compiled core.
+# From outside the tree, so that what pdoc imports is the installed package: a
+# source checkout's godistcache/ has no compiled core unless built in place.
 cd "${TMPDIR:-/tmp}"
-"$PYTHON" -m pdoc --docformat google --no-show-source --output-directory "$out" "${modules[@]}"
-echo "API reference: $out/index.html"
+"$PYTHON" "$root/scripts/docs_site.py" "$root" "$out" "${modules[@]}"
