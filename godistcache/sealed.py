@@ -66,4 +66,5 @@ class SealedMethods(CryptMethods):
 
     @keyring.setter
     def keyring(self, cipher_key: CipherKeys | None) -> None:
-        self._keyring = None if cipher_key is None else as_keyring(cipher_key)  # type: ignore[misc]  # the slot is the concrete class's
+        # The slot is the concrete cache class's, which mypy can't see from a mixin.
+        self._keyring = None if cipher_key is None else as_keyring(cipher_key)  # type: ignore[misc]

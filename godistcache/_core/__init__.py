@@ -9,9 +9,10 @@ behaviour, the reference for both) and a selector that picks one::
     seal     _seal_c.pyx/.pxd    _seal_py.py     AES-GCM blobs and put_crypt/get_crypt
 
 ``GODISTCACHE_NO_EXTENSIONS=1`` makes every selector pick the pure-Python
-twin (``_compat``). :data:`CORES` says what each picked; :func:`twins` gives
-the four modules of one core, for code that must match a table it was handed
-(snapshots) or build a cache on the core it did not pick (tests, benchmarks).
+twin (``_compat``). :data:`CORES` says what each picked. :func:`table_class`
+and :func:`core_of` tell which table a cache stands on (snapshots match it);
+:func:`twins` gives the four modules of one core, to build a cache on the core
+the selectors did not pick (``godistcache._testing.cache_class``).
 """
 
 from __future__ import annotations

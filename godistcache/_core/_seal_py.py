@@ -274,7 +274,8 @@ class CryptMethods:
             return default
         if type(blob) is not bytes:
             raise DecryptionError(
-                f"the value under this key is a {type(blob).__qualname__}, not a sealed value (stored with put, not put_crypt?)"
+                f"the value under this key is a {type(blob).__qualname__}, "
+                "not a sealed value (stored with put, not put_crypt?)"
             )
         plaintext = keyring.open(blob, aad(key))
         kind = plaintext[:1]
