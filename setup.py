@@ -12,13 +12,9 @@ from setuptools import Extension, setup
 NO_EXTENSIONS = os.environ.get("GODISTCACHE_NO_EXTENSIONS", "") not in ("", "0")
 DEBUG_BUILD = os.environ.get("GODISTCACHE_DEBUG_BUILD", "") not in ("", "0")
 
-# The compiled modules: (module name, Cython source).
-EXTENSIONS = [
-    ("godistcache._table_c", "_core/_table_c.pyx"),
-    ("godistcache._codec_c", "_core/_codec_c.pyx"),
-    ("godistcache._snapshot_c", "_core/_snapshot_c.pyx"),
-    ("godistcache._crypt_c", "_core/_crypt_c.pyx"),
-]
+# The compiled twins, each beside its .pxd and its pure-Python twin in godistcache/_core/.
+CORE_DIR = "godistcache/_core"
+EXTENSIONS = [f"godistcache._core._{part}_c" for part in ("table", "codec", "frames", "seal")]
 
 
 def extensions():
@@ -32,13 +28,19 @@ def extensions():
         cflags = ["-O0", "-g3"] if DEBUG_BUILD else ["-O3"]
     macros = [("CYTHON_TRACE", "1"), ("CYTHON_TRACE_NOGIL", "1")] if DEBUG_BUILD else []
     exts = [
-        Extension(name, [src], include_dirs=["_core"], extra_compile_args=cflags, define_macros=macros)
-        for name, src in EXTENSIONS
+        Extension(
+            name,
+            [f"{CORE_DIR}/{name.rsplit('.', 1)[1]}.pyx"],
+            include_dirs=[CORE_DIR],  # gdc.h
+            extra_compile_args=cflags,
+            define_macros=macros,
+        )
+        for name in EXTENSIONS
     ]
     directives = {"language_level": "3", "embedsignature": True, "embedsignature.format": "clinic"}
     if DEBUG_BUILD:
         directives["linetrace"] = True
-    return cythonize(exts, compiler_directives=directives, include_path=["_core", "."])
+    return cythonize(exts, compiler_directives=directives, include_path=["."])
 
 
 setup(ext_modules=extensions())

@@ -8,45 +8,28 @@ and the same numbers go into each benchmark's ``extra_info`` (and so into
 
 from __future__ import annotations
 
-import importlib
 import os
 from typing import Any
 
 import pytest
 
 import godistcache
-from godistcache import _table
+from godistcache._testing import cache_class
 
-CORES = {"c": "godistcache._table_c", "py": "godistcache._table_py"}
+CORES = ("c", "py")
 
 _RESULTS = pytest.StashKey[dict[tuple[str, str, str], dict[str, Any]]]()
 
 
 def _cache_class(core_id: str) -> type:
     """``Cache`` as users hold it, standing on the given core."""
-    if godistcache.CORE == core_id:
-        return godistcache.Cache
     try:
-        core = importlib.import_module(CORES[core_id])
+        return cache_class(core_id)
     except ImportError as exc:
         pytest.skip(f"core {core_id!r} unavailable: {exc}")
-    # What godistcache/cache.py builds, with the other core's table: the same bases...
-    bases = tuple(core.Table if b is _table.Table else b for b in godistcache.Cache.__bases__)
-    cls = type("Cache", bases, {"__slots__": (), "__module__": godistcache.Cache.__module__})
-    # ...and the same own_methods() call, which gives Cache its own descriptors
-    # for the hot methods. Its names are read off the real Cache; when the real
-    # one stands on the pure-Python core (which installs none), every public
-    # method of the table gets one.
-    names = [n for n in vars(godistcache.Cache) if not n.startswith("_") and n in vars(_table.Table)]
-    if not names:
-        names = [n for n, v in vars(core.Table).items() if not n.startswith("_") and callable(v)]
-    own_methods = getattr(core, "own_methods", None)
-    if own_methods is not None:
-        own_methods(cls, names)
-    return cls
 
 
-@pytest.fixture(scope="session", params=list(CORES), ids=list(CORES))
+@pytest.fixture(scope="session", params=CORES, ids=CORES)
 def core(request: pytest.FixtureRequest) -> tuple[str, type]:
     """(core id, Cache class on that core): ``c`` compiled, ``py`` the pure-Python twin."""
     return request.param, _cache_class(request.param)

@@ -108,7 +108,7 @@ _BOUNDED_CHILD = (
 
 def core_module() -> ModuleType:
     """The loaded core's table module, which holds the ``_set_clock`` test hook."""
-    return importlib.import_module(f"godistcache._table_{CORE}")
+    return importlib.import_module(f"godistcache._core._table_{CORE}")
 
 
 @contextlib.contextmanager

@@ -29,7 +29,7 @@ SHAPES: dict[str, tuple[Any, bool]] = {
     "dict of 1K": (DICT, False),
 }
 
-CODECS = {"c": "godistcache._codec_c", "py": "godistcache._codec_py"}
+CODECS = {"c": "godistcache._core._codec_c", "py": "godistcache._core._codec_py"}
 WHO = ["pickle", *CODECS]  # pickle first: the twins' ratios need its figure
 
 # Rounds per shape and contender: the pure-Python twin is the slow one.

@@ -19,8 +19,9 @@ from typing import Any, Callable
 import pytest
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from godistcache import Cache, _codec
-from godistcache.cache import _aad
+from godistcache import Cache
+from godistcache._core import codec as _codec
+from godistcache._core._seal_py import aad as _aad
 
 N = 10_000
 ROUNDS = 50

@@ -7,7 +7,8 @@
 {'name': 'Ada'}
 """
 
-from ._table import CORE
+from ._core import CORES
+from ._core.table import CORE
 from .cache import TTL, Cache
 from .crypto import Keyring
 from .errors import (
@@ -25,6 +26,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "CORE",
+    "CORES",
     "TTL",
     "Cache",
     "ConfigurationError",

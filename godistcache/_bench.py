@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import __version__
-from ._table import CORE
+from ._core.table import CORE
 from .cache import Cache
 
 __all__ = [
@@ -293,7 +293,7 @@ def measure_throughput(
         t_size = time.perf_counter()
         results += _measure_size(n, rounds, max(1, -(-min_ops // n)), cache_factory)
         logger.info("%s keys: done in %.1f s", f"{n:,}", time.perf_counter() - t_size)
-    uses_tsc = getattr(sys.modules.get(f"{__package__}._table_c"), "clock_uses_tsc", None)
+    uses_tsc = getattr(sys.modules.get(f"{__package__}._core._table_c"), "clock_uses_tsc", None)
     if uses_tsc is not None:
         logger.debug("compiled expiry clock extrapolates the TSC: %s", uses_tsc())
     return results

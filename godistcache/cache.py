@@ -10,33 +10,29 @@ thing in a snapshot moved to another process or machine. Every read compares
 the entry's expiry with the clock: an expired entry is never returned, and is
 freed when it is met (or by :meth:`Cache.expire`).
 
-Sealed values (:meth:`Cache.put_crypt`, :meth:`Cache.get_crypt`) are stored
-in the table as the bytes of an AES-256-GCM blob (see :mod:`.crypto`), bound
-to their cache key, under the cache's keyring.
+Sealed values (:meth:`Cache.put_crypt`, :meth:`Cache.get_crypt`) come from
+:mod:`.sealed`, memoization from :mod:`.memo`.
 """
 
 from __future__ import annotations
 
 import copy as _copy
 import os
-from collections.abc import Callable, Hashable, ItemsView, Iterable, Iterator, KeysView, MutableMapping, ValuesView
+from collections.abc import Callable, ItemsView, Iterator, KeysView, MutableMapping, ValuesView
 from dataclasses import dataclass
-from types import ModuleType
-from typing import IO, Any, Union
+from typing import IO, Any
 
 from . import snapshot as _snapshot
-from ._compat import default_instance_id
-from ._table import TTL, Table, own_methods
-from .crypto import ENV_KEY, CipherKey, Keyring, _crypt_c
-from .errors import ConfigurationError, DecryptionError
+from ._core.seal import own_sealed_methods
+from ._core.table import HOT_METHODS, TTL, Table, own_methods
+from ._env import default_instance_id
+from .crypto import Keyring
 from .memo import MemoMethods
 from .persist import Persister, Store
+from .sealed import CipherKeys, SealedMethods, as_keyring, no_keyring
 from .snapshot import Progress
 
 __all__ = ["Cache", "CacheStats", "CipherKeys", "TTL"]
-
-#: What ``cipher_key`` may be: one key, keys oldest first, or a Keyring.
-CipherKeys = Union[CipherKey, Iterable[CipherKey], Keyring]
 
 _MISSING: Any = object()
 
@@ -195,176 +191,6 @@ class _CacheMethods:
         return f"<{type(self).__name__} entries={len(table)} default_ttl={table.default_ttl}>"
 
 
-# Plaintext of a sealed value: a kind byte, then the payload.
-_KIND_BYTES = b"\x00"
-_KIND_STR = b"\x01"
-_KIND_CODEC = b"\x02"
-
-# Associated data: this prefix and the codec encoding of the cache key, so a
-# blob moved to another key (or into a snapshot's frame) does not open.
-_AAD_PREFIX = b"godistcache/value/v1\0"
-# The codec's encoding of a str shorter than 128 UTF-8 bytes is 0x06, one
-# length byte, the bytes: built here for those keys without a codec call.
-_AAD_SHORT_STR = tuple(_AAD_PREFIX + bytes((0x06, n)) for n in range(0x80))
-
-_codec_module: ModuleType | None = None
-
-
-def _codec() -> ModuleType:
-    """The value codec, imported on first use: only values other than str/bytes need it."""
-    global _codec_module
-    if _codec_module is None:
-        from . import _codec as codec  # type: ignore[attr-defined,unused-ignore]
-
-        _codec_module = codec
-    return _codec_module
-
-
-def _aad(key: Hashable) -> bytes:
-    """The associated data binding a sealed value to its cache key."""
-    if type(key) is str:
-        raw = key.encode("utf-8", "surrogatepass")
-        if len(raw) < 0x80:
-            return _AAD_SHORT_STR[len(raw)] + raw
-    try:
-        return _AAD_PREFIX + bytes(_codec().encode(key))
-    except TypeError as exc:
-        raise TypeError(
-            "a sealed value is bound to its key, which must be encodable without pickle "
-            f"(str, bytes, int, float, tuple, ...); got {type(key).__qualname__}"
-        ) from exc
-
-
-def _no_keyring() -> ConfigurationError:
-    return ConfigurationError(
-        f"this cache has no cipher key: pass Cache(cipher_key=...), set cache.keyring, "
-        f"or set {ENV_KEY} before the cache is created"
-    )
-
-
-def _as_keyring(cipher_key: CipherKeys | None) -> Keyring | None:
-    """The keyring a ``cipher_key`` argument names; None reads the environment."""
-    if cipher_key is None:
-        if ENV_KEY not in os.environ:
-            return None
-        # Frames above: _as_keyring, Cache.__init__, the caller creating the cache.
-        return Keyring._from_environ(stacklevel=3)
-    if isinstance(cipher_key, Keyring):
-        return cipher_key
-    return Keyring(cipher_key)
-
-
-def _own_sealed_methods(cls: type) -> None:
-    """Give cls the compiled put_crypt and get_crypt, when the compiled core is in use.
-
-    They do what _SealedMethods' do, in C, for classes on the compiled table
-    with a ``_keyring`` slot (others keep _SealedMethods' own).
-    """
-    if _crypt_c is not None:
-        _crypt_c.own_sealed_methods(cls, _no_keyring)
-
-
-class _SealedMethods:
-    """Sealed values, for a cache class that has a ``_keyring`` slot and ``Cache.__init__``.
-
-    These are the pure-Python put_crypt and get_crypt; ``_own_sealed_methods``
-    gives a class compiled ones (``godistcache._crypt_c``) that write and
-    read the same blobs.
-    """
-
-    __slots__ = ()
-
-    _keyring: Keyring | None
-
-    @property
-    def keyring(self) -> Keyring | None:
-        """The keys that seal and open values, or None.
-
-        Set it to a key, keys oldest first, a :class:`Keyring`, or None (no
-        keyring; unlike the constructor, None does not read the environment).
-        """
-        return self._keyring
-
-    @keyring.setter
-    def keyring(self, cipher_key: CipherKeys | None) -> None:
-        self._keyring = None if cipher_key is None else _as_keyring(cipher_key)  # type: ignore[misc]  # the slot is the concrete class's
-
-    def put_crypt(self, key: Hashable, value: Any, ttl: TTL | None = None, *, allow_pickle: bool = False) -> None:
-        """Store value under key sealed with AES-256-GCM: only the keyring's holders can read it.
-
-        The table holds the sealed bytes; the cache key is bound into the
-        seal (as associated data), so a sealed value copied under another key
-        does not open.
-
-        Args:
-            key: the cache key; it must be encodable without pickle (str,
-                bytes, int, float, tuple of those, ...).
-            value: str and bytes are sealed as they are; other values are
-                encoded with the value codec first.
-            ttl: as for :meth:`put`.
-            allow_pickle: pickle values the codec has no native form for.
-
-        Raises:
-            ConfigurationError: the cache has no keyring.
-            TypeError: key not encodable, or value not encodable without
-                allow_pickle=True.
-        """
-        keyring = self._keyring
-        if keyring is None:
-            raise _no_keyring()
-        tp = type(value)
-        if tp is str:
-            plaintext = _KIND_STR + value.encode("utf-8", "surrogatepass")
-        elif tp is bytes:
-            plaintext = _KIND_BYTES + value
-        else:
-            plaintext = _KIND_CODEC + bytes(_codec().encode(value, allow_pickle=allow_pickle))
-        table: Table = self  # type: ignore[assignment]
-        table.put(key, keyring.seal(plaintext, _aad(key)), ttl)
-
-    def get_crypt(self, key: Hashable, default: Any = None) -> Any:
-        """Open the value :meth:`put_crypt` stored under key.
-
-        A value that was pickled (``put_crypt(..., allow_pickle=True)``) is
-        unpickled: the seal has been checked first, and only a holder of one
-        of the keyring's keys can make a seal that checks, so the pickle came
-        from a holder of the key.
-
-        Returns:
-            The value, or default when key has no live entry.
-
-        Raises:
-            ConfigurationError: the cache has no keyring.
-            DecryptionError: the entry is not a sealed value, was altered or
-                moved from another key, or was sealed with a key this
-                keyring does not have.
-            TypeError: key not encodable without pickle.
-        """
-        keyring = self._keyring
-        if keyring is None:
-            raise _no_keyring()
-        table: Table = self  # type: ignore[assignment]
-        blob = table.get(key, _MISSING)
-        if blob is _MISSING:
-            return default
-        if type(blob) is not bytes:
-            raise DecryptionError(
-                f"the value under this key is a {type(blob).__qualname__}, not a sealed value (stored with put, not put_crypt?)"
-            )
-        plaintext = keyring.open(blob, _aad(key))
-        kind = plaintext[:1]
-        if kind == _KIND_STR:
-            return plaintext[1:].decode("utf-8", "surrogatepass")
-        if kind == _KIND_BYTES:
-            return plaintext[1:]
-        if kind == _KIND_CODEC:
-            try:
-                return _codec().decode(memoryview(plaintext)[1:], allow_pickle=True)
-            except ValueError as exc:
-                raise DecryptionError(f"sealed value opened but its payload does not decode: {exc}") from exc
-        raise DecryptionError(f"sealed value opened but is of unknown kind {kind.hex() or 'empty'}")
-
-
 def _instance_id(given: str | None) -> str:
     """The name a writer puts in its snapshots: given, else ``GODISTCACHE_INSTANCE_ID``, else the host name."""
     return default_instance_id() if given is None else given
@@ -416,7 +242,7 @@ class _SnapshotMethods:
         if seal is None:
             seal = keyring is not None
         if seal and keyring is None:
-            raise _no_keyring()
+            raise no_keyring()
         return _snapshot.save(
             self, path, keyring=keyring if seal else None, allow_pickle=allow_pickle, instance_id=_instance_id(instance_id), progress=progress
         )
@@ -581,7 +407,7 @@ class _SnapshotMethods:
         return cache
 
 
-class Cache(_SnapshotMethods, _SealedMethods, MemoMethods, _CacheMethods, Table, MutableMapping):  # type: ignore[type-arg]
+class Cache(_SnapshotMethods, SealedMethods, MemoMethods, _CacheMethods, Table, MutableMapping):  # type: ignore[type-arg]
     """A dict-fast local cache whose entries expire.
 
     Args:
@@ -641,16 +467,12 @@ class Cache(_SnapshotMethods, _SealedMethods, MemoMethods, _CacheMethods, Table,
         weigher: Callable[[Any, Any], int] | None = None,
         on_evict: Callable[[Any, Any, str], object] | None = None,
     ) -> None:
-        # Here, not in _SealedMethods: a class built on Cache's bases without
-        # the _keyring slot (the benchmarks' Cache on the other core) must
-        # still construct. super(_SealedMethods, ...) rather than super(), so
-        # the per-core test classes can share this __init__.
-        super(_SealedMethods, self).__init__(default_ttl)
+        super().__init__(default_ttl)
         if max_size is not None or max_weight is not None or weigher is not None:
             self._set_bound(max_size, max_weight, weigher)
         if on_evict is not None:
             self.on_evict = on_evict
-        self._keyring = _as_keyring(cipher_key)
+        self._keyring = as_keyring(cipher_key)
         if sweep_interval is not None:
             from .sweep import Sweeper
 
@@ -663,5 +485,5 @@ class Cache(_SnapshotMethods, _SealedMethods, MemoMethods, _CacheMethods, Table,
 
 
 # The calls users make in hot loops, made as fast on Cache as on the bare table.
-own_methods(Cache, ("get", "put", "put_safe", "exists", "delete", "delete_safe", "ttl"))
-_own_sealed_methods(Cache)
+own_methods(Cache, HOT_METHODS)
+own_sealed_methods(Cache, no_keyring)

@@ -10,7 +10,8 @@ A sealed blob is::
 
 The key id is the first 4 bytes of SHA-256(b"godistcache key id\\0" + key):
 it names the key that sealed a blob without revealing anything usable about
-it. Nothing here is hand-written cryptography: AES-GCM is ``AESGCM`` from
+it. Sealing and opening blobs is the sealing core's (``godistcache._core.seal``);
+this module holds the keys. Nothing here is hand-written cryptography: AES-GCM is ``AESGCM`` from
 ``cryptography``, the id is ``hashlib``, randomness is ``os.urandom``.
 """
 
@@ -19,20 +20,17 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import itertools
 import os
-import threading
 import warnings
 import weakref
-from collections.abc import Iterable, Iterator
-from typing import TYPE_CHECKING, Any, Union
+from collections.abc import Iterable
+from typing import Any, Union
 
-from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.hashes import SHA256
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from ._compat import NO_EXTENSIONS, warn_fallback
+from ._core.seal import KeyringCore
 from .errors import ConfigurationError, DecryptionError
 
 __all__ = ["ENV_IV", "ENV_KEY", "KEY_SIZE", "CipherKey", "Keyring", "key_id", "parse_key"]
@@ -47,15 +45,8 @@ KEY_SIZE = 32
 #: One key: 32 raw bytes, or a str of 64 hex digits, base64 of 32 bytes, or 32 ASCII characters.
 CipherKey = Union[bytes, bytearray, memoryview, str]
 
-FORMAT_VERSION = 1
-_VERSION_BYTE = bytes((FORMAT_VERSION,))
 _ID_SIZE = 4
-_NONCE_SIZE = 12
-_TAG_SIZE = 16
-_HEADER_SIZE = 1 + _ID_SIZE + _NONCE_SIZE
-_MIN_BLOB = _HEADER_SIZE + _TAG_SIZE
 _ID_DOMAIN = b"godistcache key id\0"
-_COUNTER_LIMIT = 1 << 32
 
 _KEY_FORMS = "32 bytes, or a str of 64 hex digits, 44 base64 characters (32 bytes) or 32 ASCII characters"
 _iv_warned = False
@@ -130,136 +121,6 @@ def _warn_iv(stacklevel: int) -> None:
     )
 
 
-class _PyKeyringCore:
-    """Seal, open and the nonce source of a :class:`Keyring`: the pure-Python twin of
-    ``godistcache._crypt_c.KeyringCore``, which writes and reads the same blobs.
-
-    ``Keyring`` subclasses the one in use and calls :meth:`_setup` once, from ``__init__``.
-    """
-
-    __slots__ = ("_id_text", "_lock", "_nonces", "_open_aeads", "_seal_aead", "_seal_header")
-
-    _id_text: str
-    _lock: threading.Lock
-    _nonces: tuple[int, Iterator[int]]
-    _open_aeads: dict[bytes, AESGCM]
-    _seal_aead: AESGCM
-    _seal_header: bytes
-
-    def _setup(self, aeads: dict[bytes, AESGCM], id_text: str) -> None:
-        """Take the keys: ``aeads`` maps each 4-byte key id to its AESGCM, oldest first."""
-        if hasattr(self, "_seal_aead"):
-            raise RuntimeError("a keyring's keys are set once")
-        if not aeads:
-            raise ValueError("no keys")
-        self._open_aeads = dict(aeads)
-        newest = list(aeads)[-1]
-        self._seal_header = _VERSION_BYTE + newest
-        self._id_text = id_text
-        self._lock = threading.Lock()
-        self._nonces = self._new_nonce_source()
-        self._seal_aead = aeads[newest]
-
-    @staticmethod
-    def _new_nonce_source() -> tuple[int, Iterator[int]]:
-        # A nonce is an 8-byte random prefix and a 4-byte counter, as one int.
-        return int.from_bytes(os.urandom(8), "big") << 32, itertools.count()
-
-    def _renew(self, counter: Iterator[int]) -> tuple[int, int]:
-        """A nonce prefix and count after ``counter`` ran out (see :meth:`seal`)."""
-        with self._lock:
-            if self._nonces[1] is counter:
-                self._nonces = self._new_nonce_source()
-            prefix, counter = self._nonces
-        n = next(counter)
-        if n >= _COUNTER_LIMIT:  # 2**32 seals by other threads since the lock: try again
-            return self._renew(counter)
-        return prefix, n
-
-    def seal(self, plaintext: bytes, aad: bytes) -> bytes:
-        """Encrypt and authenticate plaintext, bound to aad, with the newest key.
-
-        Returns:
-            ``0x01 | key id | nonce | ciphertext and tag``.
-        """
-        # The nonce: within a process no nonce repeats under one key. next()
-        # on an itertools.count is atomic under the GIL, so every seal gets a
-        # count of its own, and the 8-byte random prefix is replaced (under a
-        # lock, once) before the 4-byte count would wrap; (prefix, counter)
-        # is swapped as one tuple, so no thread pairs a new prefix with an old
-        # count. A forked child gets a new prefix too (_reset_nonces, called
-        # for every live keyring after fork), so parent and child never
-        # continue one sequence. Across processes (or keyrings)
-        # holding the same key, the prefixes are independent 64-bit random draws:
-        # with P prefixes ever drawn under a key, the chance that any two collide
-        # is about P**2 / 2**65 (1e-8 for 600,000 of them). Each prefix covers at
-        # most 2**32 messages, so P grows by one per process (or keyring) and per
-        # 2**32 seals: a key is worn out long before that bound matters.
-        # (godistcache._crypt_c.KeyringCore keeps the same nonces in C.)
-        prefix, counter = self._nonces
-        n = next(counter)
-        if n >= _COUNTER_LIMIT:
-            prefix, n = self._renew(counter)
-        nonce = (prefix | n).to_bytes(_NONCE_SIZE, "big")
-        return self._seal_header + nonce + self._seal_aead.encrypt(nonce, plaintext, aad)
-
-    def open(self, blob: bytes, aad: bytes) -> bytes:
-        """Check and decrypt a blob made by :meth:`seal` with the same aad.
-
-        Raises:
-            DecryptionError: the blob is too short, of an unknown version,
-                sealed with a key this keyring does not have, or fails
-                authentication (tampered, or sealed with another aad).
-        """
-        if type(blob) is not bytes:
-            blob = bytes(memoryview(blob))  # a bytes-like object; anything else: TypeError
-        if len(blob) < _MIN_BLOB:
-            raise DecryptionError(f"sealed value too short: {len(blob)} bytes, a sealed value has at least {_MIN_BLOB}")
-        if blob[0] != FORMAT_VERSION:
-            raise DecryptionError(f"unknown sealed value format {blob[0]}, expected {FORMAT_VERSION}")
-        kid = blob[1:5]
-        aead = self._open_aeads.get(kid)
-        if aead is None:
-            raise DecryptionError(f"sealed with key id {kid.hex()}, which this keyring does not have ({self._id_text})")
-        try:
-            return aead.decrypt(blob[5:_HEADER_SIZE], blob[_HEADER_SIZE:], aad)
-        except InvalidTag as exc:
-            raise DecryptionError(
-                f"sealed value with key id {kid.hex()} failed authentication: it was altered, "
-                "or sealed for another cache key"
-            ) from exc
-
-    def _nonce_state(self) -> tuple[int, int]:
-        """(prefix, next count): for tests."""
-        prefix, counter = self._nonces
-        return prefix >> 32, int(repr(counter)[len("count(") : -1])  # count(n): n, without taking one
-
-    def _set_nonce_state(self, prefix: int, count: int) -> None:
-        """Set the prefix and the next count: for tests of the renewal."""
-        if not 0 <= count <= _COUNTER_LIMIT or not 0 <= prefix < 1 << 64:
-            raise ValueError("prefix or count out of range")
-        self._nonces = (prefix << 32, itertools.count(count))
-
-    def _reset_nonces(self) -> None:
-        """Draw a new prefix and restart the count (after fork)."""
-        if hasattr(self, "_nonces"):
-            self._lock = threading.Lock()  # a thread of the parent may have held it: the child has none
-            self._nonces = self._new_nonce_source()
-
-
-_crypt_c: Any  # the compiled sealing core, or None
-if TYPE_CHECKING or NO_EXTENSIONS:
-    _KeyringCore = _PyKeyringCore
-    _crypt_c = None
-else:
-    try:
-        from . import _crypt_c
-        from ._crypt_c import KeyringCore as _KeyringCore
-    except ImportError as exc:  # pragma: no cover - exercised by installs without a compiler
-        _KeyringCore = _PyKeyringCore
-        _crypt_c = None
-        warn_fallback("sealing core", exc)
-
 #: Every keyring alive, so a forked child can give each a new nonce prefix.
 _live_keyrings: weakref.WeakSet[Keyring] = weakref.WeakSet()
 
@@ -275,7 +136,7 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
-class Keyring(_KeyringCore):
+class Keyring(KeyringCore):
     """AES-256-GCM keys, oldest first: the newest seals, any of them opens.
 
     Args:

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, NoReturn, Optional
 
 from . import _telemetry
-from ._compat import default_instance_id
+from ._env import default_instance_id
 from ._files import atomic_write, open_regular
 from .errors import ConfigurationError, SyncError
 

@@ -10,7 +10,7 @@ File format, version 1 (all integers little-endian)::
              version      2  1
              flags        2  bit 0: sealed; bit 1: entries carry write times;
                              every other bit 0
-             codec        1  1: the value codec, format 1 (godistcache._codec_py)
+             codec        1  1: the value codec, format 1 (godistcache._core._codec_py)
              id length    1  L, 0..255
              reserved     2  0
              created_ns   8  Unix ns when the entries were cut; int64
@@ -34,7 +34,7 @@ entries frame's payload is the frame's pickled objects, if any (one pickle of
 a list per frame), then its entries, each ``key item | value item |
 uvarint(expires_ns - created_ns, 0: never)``, then, in a file with write
 times, ``uvarint(created_ns - written_ns + 1, 0: unknown)`` (see
-``godistcache._snapshot_py``). Write times are kept by caches that track them
+``godistcache._core._frames_py``). Write times are kept by caches that track them
 (a persisted cache does), so that merging the snapshots of several instances
 keeps the later write of each key.
 
@@ -58,7 +58,7 @@ frame that opens, so pickled values of a sealed file are unpickled.
 Bounds: every length and count is checked against the bytes left in the
 file before anything is allocated or read, and a load holds one frame at a
 time beyond the cache. What the entries decode to is bounded by the value
-codec's decode budget (``godistcache._codec_py``): the objects of an unsealed
+codec's decode budget (``godistcache._core._codec_py``): the objects of an unsealed
 file (entries charged ``COST_ENTRY`` each besides their keys and values) may
 take at most ``DECODE_EXPANSION`` (16) bytes of memory per byte of file plus
 ``DECODE_ALLOWANCE`` (1 MiB), counted across all its frames, or the file is
@@ -78,7 +78,6 @@ from __future__ import annotations
 import base64
 import datetime
 import decimal
-import importlib
 import json
 import math
 import os
@@ -93,12 +92,13 @@ from typing import IO, Any, Callable, Optional, Union
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from . import _snapshot_py, _telemetry
+from . import _telemetry
+from ._core import _frames_py, core_of, table_class
+from ._core import frames as _selected_frames
+from ._core._codec_py import DecodeBudgetError, Pickled, _read_uvarint, budget_for, budget_message
+from ._core.frames import OPAQUE, REFUSE, UNPICKLE
+from ._core.table import now_ns
 from ._files import atomic_write, open_regular
-from ._snapshot_py import OPAQUE, REFUSE, UNPICKLE
-from ._codec_py import DecodeBudgetError, Pickled, _read_uvarint, budget_for, budget_message
-from ._compat import NO_EXTENSIONS, warn_fallback
-from ._table import Table, now_ns
 from .crypto import Keyring
 from .errors import ConfigurationError, SnapshotAuthenticationError, SnapshotError
 
@@ -117,16 +117,6 @@ __all__ = [
     "save",
     "verify",
 ]
-
-_snapshot_c: Optional[ModuleType] = None
-_table_c_type: Optional[type] = None
-if not NO_EXTENSIONS:
-    try:
-        _snapshot_c = importlib.import_module("godistcache._snapshot_c")
-        _table_c_type = importlib.import_module("godistcache._table_c").Table
-    except ImportError as exc:  # pragma: no cover - installs without a compiler
-        _snapshot_c = None
-        warn_fallback("snapshot codec", exc)
 
 #: The first 8 bytes of every snapshot (as PNG's: a high byte, CR LF, ^Z, LF catch text-mode mangling).
 MAGIC = b"\x89GDC\r\n\x1a\n"
@@ -161,16 +151,9 @@ Progress = Callable[[int, int], None]
 PathLike = Union[str, "os.PathLike[str]"]
 
 
-def _core(table: Any) -> ModuleType:
-    """The frame codec for table: the compiled one needs the compiled table."""
-    if _snapshot_c is not None and _table_c_type is not None and isinstance(table, _table_c_type):
-        return _snapshot_c
-    return _snapshot_py
-
-
-def _reading_core() -> ModuleType:
-    """The frame codec for reading without a table (inspect, export): the compiled one if there is one."""
-    return _snapshot_py if _snapshot_c is None else _snapshot_c
+def _frames_for(table: Any) -> ModuleType:
+    """The frame codec for table: the selected one, unless table is pure-Python (the compiled codec needs C entries)."""
+    return _frames_py if core_of(table) == "py" else _selected_frames
 
 
 @dataclass(frozen=True)
@@ -321,7 +304,7 @@ def save(
 def _save(
     table: Any, target: str, keyring: Optional[Keyring], allow_pickle: bool, instance_id: str, progress: Optional[Progress]
 ) -> int:
-    core = _core(table)
+    core = _frames_for(table)
     now = now_ns()
     refs = core.collect(table, now)
     n = len(refs)
@@ -579,12 +562,12 @@ def _load_into(
                 path=snap.path,
             )
         mode = UNPICKLE if snap.header.sealed or allow_pickle else REFUSE
-        fresh = _table_type(cache)()
+        fresh = table_class(cache)()
         if cache.max_size is not None or cache.max_weight is not None:
             fresh._set_bound(cache.max_size, cache.max_weight, cache.weigher)  # the same bounds: swap needs them
         if cache._tracks_writes:
             fresh._track_writes()  # the file's write times (0 where it has none) survive the swap or merge
-        core = _core(fresh)
+        core = _frames_for(fresh)
         now = now_ns()
         loaded = 0
         for frame in snap.frames():
@@ -599,14 +582,6 @@ def _load_into(
         cache._swap(fresh)
     fresh.clear()  # the replaced entries are released here, with the cache already consistent
     return loaded
-
-
-def _table_type(cache: Any) -> type:
-    """The core table class under cache (its first base that is a table class)."""
-    for cls in type(cache).__mro__:
-        if cls.__module__ in ("godistcache._table_c", "godistcache._table_py") and cls.__name__ == "Table":
-            return cls
-    return Table
 
 
 def inspect(path: PathLike, keyring: Optional[Keyring] = None, progress: Optional[Progress] = None) -> SnapshotInfo:
@@ -629,7 +604,7 @@ def _inspect(path: PathLike, keyring: Optional[Keyring], progress: Optional[Prog
         info = SnapshotInfo(path=snap.path, header=snap.header, file_size=snap.size)
         if snap.header.sealed and snap.aead is None:
             return info
-        core = _reading_core()
+        core = _selected_frames  # no table to match: the selected codec
         now = now_ns()
         for frame in snap.frames():
             live, expired = snap.decode(core, frame, now, OPAQUE, None)
@@ -745,7 +720,7 @@ def export_json(path: PathLike, out: IO[str], keyring: Optional[Keyring] = None,
     with _Opened(path, keyring, need_key=True) as snap:
         h = snap.header
         writer = _JsonWriter(out, h.created_ns, h.instance_id, h.sealed)
-        core = _reading_core()
+        core = _selected_frames  # no table to match: the selected codec
         now = now_ns()
         sink: list[Any] = []
         for frame in snap.frames():
@@ -771,7 +746,7 @@ def dump_json(table: Any, out: IO[str], instance_id: str = "") -> int:
             does not know); nothing has been written then.
     """
     now = now_ns()
-    refs = _core(table).collect(table, now)
+    refs = _frames_for(table).collect(table, now)
     for i in range(len(refs)):
         key, value, _, _ = refs[i]
         try:

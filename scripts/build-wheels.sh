@@ -4,7 +4,7 @@
 # where cibuildwheel's containers cannot run:
 #
 #   1. an sdist from a clean copy of the files git tracks (HEAD by default), so
-#      untracked junk (a stale _core/*.c, a built .so) can never leak into it;
+#      untracked junk (a stale godistcache/_core/*.c, a built .so) can never leak into it;
 #   2. for every CPython 3.9+ that pyenv has (newest patch of each minor), a
 #      wheel built FROM THAT SDIST with that interpreter (pip's build isolation
 #      fetches setuptools and Cython), repaired by auditwheel to a manylinux tag;
@@ -169,7 +169,7 @@ import tarfile
 import xml.etree.ElementTree as ET
 import zipfile
 
-EXTENSIONS = ("_table_c", "_codec_c", "_snapshot_c", "_crypt_c")
+EXTENSIONS = ("_table_c", "_codec_c", "_frames_c", "_seal_c")
 GENERATED = (".c", ".so", ".pyd", ".dylib", ".html", ".pyc", ".pyo", ".o", ".obj")
 
 
@@ -193,15 +193,18 @@ def sdist(path, listing):
     with open(listing, "rb") as fh:
         tracked = [p.decode() for p in fh.read().split(b"\0") if p]
     problems = []
-    sources = ("_core/", "godistcache/", "tests/", "benchmarks/")
+    sources = ("godistcache/", "tests/", "benchmarks/")
     top_files = ("setup.py", "pyproject.toml", "README.md", "LICENSE", "MANIFEST.in")
     for f in tracked:
         if (f.startswith(sources) or f in top_files) and f not in have:
             problems.append(f"tracked source missing from the sdist: {f}")
-    for pattern in ("_core/*.pyx", "_core/*.pxd", "_core/*.h", "godistcache/*.py", "godistcache/*.pxd",
-                    "godistcache/py.typed", "tests/conftest.py", "tests/test_*.py", "setup.py", "pyproject.toml"):
+    for pattern in ("godistcache/_core/*.pyx", "godistcache/_core/*.pxd", "godistcache/_core/*.h", "godistcache/*.py",
+                    "godistcache/_core/*.py", "godistcache/py.typed", "tests/conftest.py", "tests/test_*.py", "setup.py", "pyproject.toml"):
         if not fnmatch.filter(rel, pattern):
             problems.append(f"nothing matching {pattern} in the sdist")
+    for f in fnmatch.filter(rel, "*.pyx"):
+        if f[:-4] + ".pxd" not in have:
+            problems.append(f"{f} has no .pxd beside it")
     for f in rel:
         if f.endswith(GENERATED) or "__pycache__/" in f:
             problems.append(f"generated file in the sdist: {f}")
@@ -210,26 +213,27 @@ def sdist(path, listing):
     for f in rel:
         if f not in tracked_set and f not in allowed_extra and not f.startswith("godistcache.egg-info/"):
             problems.append(f"file git does not track in the sdist: {f}")
-    counts = {p: len(fnmatch.filter(rel, p)) for p in ("_core/*.pyx", "_core/*.pxd", "_core/*.h", "godistcache/*.py",
-                                                        "godistcache/*.pxd", "tests/*", "benchmarks/*")}
+    counts = {p: len(fnmatch.filter(rel, p)) for p in ("godistcache/_core/*.pyx", "godistcache/_core/*.pxd",
+                                                        "godistcache/_core/*.h", "godistcache/*.py",
+                                                        "godistcache/_core/*.py", "tests/*", "benchmarks/*")}
     print(f"   {len(rel)} files: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
     report(problems, "sdist contents")
 
 
 def wheel(path, minor):
-    """The compiled core for this Python, no Cython/C sources, no tests."""
+    """The compiled twins for this Python, no Cython/C sources or declarations, no tests."""
     names = zipfile.ZipFile(path).namelist()
     problems = []
     for n in names:
         parts = n.split("/")
-        if n.endswith((".pyx", ".c", ".h", ".html", ".pyc", ".pyo")):
+        if n.endswith((".pyx", ".pxd", ".c", ".h", ".html", ".pyc", ".pyo")):
             problems.append(f"source or bytecode in the wheel: {n}")
-        if parts[0] in ("tests", "benchmarks", "_core") or "tests" in parts[:-1]:
+        if parts[0] in ("tests", "benchmarks") or "tests" in parts[:-1]:
             problems.append(f"not part of the package: {n}")
     for ext in EXTENSIONS:
-        if not fnmatch.filter(names, f"godistcache/{ext}.cpython-3{minor}-*.so"):
-            problems.append(f"no compiled godistcache/{ext} for CPython 3.{minor}")
-    for req in ("godistcache/__init__.py", "godistcache/py.typed"):
+        if not fnmatch.filter(names, f"godistcache/_core/{ext}.cpython-3{minor}-*.so"):
+            problems.append(f"no compiled godistcache/_core/{ext} for CPython 3.{minor}")
+    for req in ("godistcache/__init__.py", "godistcache/py.typed", "godistcache/_core/__init__.py"):
         if req not in names:
             problems.append(f"missing {req}")
     meta = [n for n in names if n.endswith(".dist-info/METADATA")]
@@ -243,10 +247,9 @@ def wheel(path, minor):
                 problems.append(f"METADATA does not require {dep}")
         if not re.search(r"^Provides-Extra: *test$", text, re.M):
             problems.append("METADATA has no test extra")
-    pxd = fnmatch.filter(names, "*.pxd")
     libs = sorted({n.split("/")[0] for n in names if n.split("/")[0].endswith(".libs")})
     so = fnmatch.filter(names, "*.so")
-    print(f"   {len(names)} files, {len(so)} extension modules; .pxd: {', '.join(pxd) or 'none'}; "
+    print(f"   {len(names)} files, {len(so)} extension modules; "
           f"vendored libraries: {', '.join(libs) or 'none'}")
     report(problems, "wheel contents")
 

@@ -9,15 +9,15 @@ fail the suite, never skip it.
 
 from __future__ import annotations
 
-import importlib
 import os
-from collections.abc import Iterator, MutableMapping
+from collections.abc import Iterator
 from types import ModuleType
 from typing import Any, Callable, Optional
 
 import pytest
 
-from godistcache.cache import _CacheMethods
+from godistcache._core import twins
+from godistcache._testing import cache_class
 
 from .s3server import s3server  # noqa: F401  (the session S3 server fixture)
 
@@ -93,44 +93,8 @@ def golden_script(name: str) -> ModuleType:
 
 
 def core_module(name: str) -> ModuleType:
-    """The table module of a core: ``godistcache._table_c`` or ``godistcache._table_py``."""
-    return importlib.import_module(f"godistcache._table_{name}")
-
-
-_classes: dict[str, type[Any]] = {}
-
-
-def _own_method_names(table: type) -> list[str]:
-    """The Table methods the public Cache rebinds with ``own_methods`` (compiled core only)."""
-    import godistcache.cache
-
-    public = godistcache.cache.Cache
-    if table not in public.__mro__:
-        return []  # not the selected core: only the compiled one rebinds anything
-    method = type(vars(table)["get"])
-    return [name for name, attr in vars(public).items() if type(attr) is method and name in vars(table)]
-
-
-def cache_class(name: str) -> type[Any]:
-    """A Cache built on one core exactly as ``godistcache.Cache`` is built on the selected one.
-
-    The class is a global of this module, so that its instances pickle.
-    """
-    if name not in _classes:
-        mod = core_module(name)
-        table = mod.Table
-
-        class _Cache(_CacheMethods, table, MutableMapping):  # type: ignore[misc,valid-type,type-arg]
-            __slots__ = ()
-
-        _Cache.__name__ = _Cache.__qualname__ = {"c": "CCache", "py": "PyCache"}[name]
-        _Cache.__module__ = __name__
-        own_methods = getattr(mod, "own_methods", None)
-        if own_methods is not None:
-            own_methods(_Cache, _own_method_names(table))
-        globals()[_Cache.__name__] = _Cache
-        _classes[name] = _Cache
-    return _classes[name]
+    """The table module of a core: ``godistcache._core._table_c`` or ``godistcache._core._table_py``."""
+    return twins(name).table
 
 
 @pytest.fixture(scope="session", params=_CORE_PARAMS)
@@ -142,7 +106,7 @@ def core(request: pytest.FixtureRequest) -> ModuleType:
 @pytest.fixture(scope="session")
 def cache_cls(core: ModuleType) -> type[Any]:
     """The Cache class for the core under test."""
-    return cache_class(core.__name__.rsplit("_", 1)[1])
+    return cache_class(core.__name__.rsplit("_", 1)[1])  # godistcache._core._table_<core>
 
 
 @pytest.fixture

@@ -1,8 +1,8 @@
 """The value codec on both twins: round trips, exact bytes, golden files, hostile input, parity.
 
 Every behaviour test takes ``codec`` and so runs on the compiled twin (id ``c``,
-``godistcache._codec_c``) and on the pure-Python reference (id ``py``,
-``godistcache._codec_py``). Values are compared with :func:`norm`, which keeps
+``godistcache._core._codec_c``) and on the pure-Python reference (id ``py``,
+``godistcache._core._codec_py``). Values are compared with :func:`norm`, which keeps
 exact types and float bits, so ``1 == True`` or ``(1,) == [1]`` never pass a test.
 """
 
@@ -30,7 +30,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from godistcache import _codec_py
+from godistcache._core import _codec_py
 
 from .conftest import golden_script
 
@@ -41,7 +41,7 @@ NO_EXTENSIONS = os.environ.get("GODISTCACHE_NO_EXTENSIONS", "") not in ("", "0")
 C_CODEC_REQUIRED = True
 
 try:
-    _codec_c: ModuleType | None = importlib.import_module("godistcache._codec_c")
+    _codec_c: ModuleType | None = importlib.import_module("godistcache._core._codec_c")
     _C_IMPORT_ERROR: ImportError | None = None
 except ImportError as exc:
     _codec_c = None
@@ -50,9 +50,9 @@ except ImportError as exc:
 if _codec_c is not None:
     C_SKIP_REASON = ""
 elif NO_EXTENSIONS:
-    C_SKIP_REASON = "GODISTCACHE_NO_EXTENSIONS is set and godistcache._codec_c is not built"
+    C_SKIP_REASON = "GODISTCACHE_NO_EXTENSIONS is set and godistcache._core._codec_c is not built"
 elif not C_CODEC_REQUIRED:
-    C_SKIP_REASON = f"compiled codec godistcache._codec_c not built yet ({_C_IMPORT_ERROR})"
+    C_SKIP_REASON = f"compiled codec godistcache._core._codec_c not built yet ({_C_IMPORT_ERROR})"
 else:
     C_SKIP_REASON = ""  # required: the fixture's import fails the test
 
@@ -65,7 +65,7 @@ _CODEC_PARAMS = [
 @pytest.fixture(scope="module", params=_CODEC_PARAMS)
 def codec(request: pytest.FixtureRequest) -> ModuleType:
     """The codec twin under test (parametrised: ``c``, ``py``)."""
-    return importlib.import_module(f"godistcache._codec_{request.param}")
+    return importlib.import_module(f"godistcache._core._codec_{request.param}")
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +73,7 @@ def twins() -> tuple[ModuleType, ModuleType]:
     """Both twins at once, (c, py), for parity tests."""
     if C_SKIP_REASON:
         pytest.skip(C_SKIP_REASON)
-    return importlib.import_module("godistcache._codec_c"), _codec_py
+    return importlib.import_module("godistcache._core._codec_c"), _codec_py
 
 
 # --------------------------------------------------------------------------- helpers
@@ -239,7 +239,7 @@ def test_constants(codec: ModuleType) -> None:
 
 
 def test_selector_exports_one_twin() -> None:
-    from godistcache import _codec
+    from godistcache._core import codec as _codec
 
     assert (_codec.FORMAT_VERSION, _codec.MAX_DEPTH) == (1, 1000)
     chosen = _codec_c if _codec.CORE == "c" else _codec_py
@@ -251,7 +251,7 @@ def test_selector_exports_one_twin() -> None:
 
 @pytest.mark.skipif(NO_EXTENSIONS or not C_CODEC_REQUIRED, reason="the compiled codec is not required (yet)")
 def test_compiled_codec_loaded() -> None:
-    from godistcache import _codec
+    from godistcache._core import codec as _codec
 
     assert _codec.CORE == "c", f"compiled codec failed to import: {_C_IMPORT_ERROR}"
 

@@ -11,6 +11,8 @@ import pytest
 
 import godistcache
 
+from .conftest import golden_script
+
 PROTOCOLS = range(pickle.HIGHEST_PROTOCOL + 1)
 
 
@@ -188,3 +190,16 @@ class TestOwnMethods:
         assert sub.get("k") == ("sub", 1)
         assert sub.put_safe("j", 2) is True
         assert sub["j"] == 2
+
+
+GOLDEN = golden_script("make_pickle_golden")
+
+
+@pytest.mark.parametrize("name", sorted(GOLDEN.expected()))
+def test_golden_pickles_load(name: str) -> None:
+    """A Cache pickled by an earlier version (tests/golden/pickle_v1) unpickles to the same cache."""
+    spec = GOLDEN.expected()[name]
+    cache = pickle.loads((GOLDEN.GOLDEN_DIR / f"{name}.pickle").read_bytes())
+    assert type(cache) is godistcache.Cache
+    assert list(cache._iter(3)) == spec["entries"]
+    assert (cache._default_ttl_ns, cache.max_size, cache.keyring) == (spec["default_ttl_ns"], spec["max_size"], None)

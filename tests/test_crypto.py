@@ -23,7 +23,10 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 import godistcache
 from godistcache import crypto
-from godistcache.cache import Cache, _aad, _own_sealed_methods, _SealedMethods
+from godistcache._core import CORES, _seal_py, twins
+from godistcache._core._seal_py import CryptMethods
+from godistcache._core._seal_py import aad as _aad
+from godistcache.cache import Cache
 from godistcache.crypto import ENV_IV, ENV_KEY, Keyring, key_id, parse_key
 from godistcache.errors import ConfigurationError, DecryptionError, GoDistCacheError
 
@@ -57,30 +60,6 @@ def assert_no_key_material(text: str | bytes, *raws: bytes) -> None:
         assert raw.hex()[:16].encode() not in data
 
 
-_sealed_classes: dict[type, type] = {}
-
-
-def sealed_class(base: type) -> type:
-    """The conftest Cache class of a core, with Cache's sealed values on top.
-
-    conftest builds each core's Cache as godistcache.Cache is built, minus the
-    keyring slot; this adds it and Cache's own __init__, and (on the compiled
-    core, as for Cache) the compiled put_crypt and get_crypt. A global of this
-    module, so its instances pickle.
-    """
-    if base not in _sealed_classes:
-        name = "Sealed" + base.__name__
-        cls = type(
-            name,
-            (_SealedMethods, base),
-            {"__slots__": ("_keyring",), "__init__": Cache.__init__, "__module__": __name__, "__qualname__": name},
-        )
-        _own_sealed_methods(cls)
-        globals()[name] = cls
-        _sealed_classes[base] = cls
-    return _sealed_classes[base]
-
-
 @pytest.fixture(autouse=True)
 def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """No key or IV from the environment running the tests; the IV warning not yet given."""
@@ -92,7 +71,7 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture(scope="session")
 def sealed_cls(cache_cls: type) -> type:
     """A Cache with sealed values on the core under test (c, py)."""
-    return sealed_class(cache_cls)
+    return cache_cls
 
 
 @pytest.fixture
@@ -445,7 +424,6 @@ class TestPutGetCrypt:
 
     def test_seal_of_unknown_kind_or_bad_payload(self, sealed: Any) -> None:
         # Only a key holder can make these: opened, then refused.
-        from godistcache.cache import _aad
 
         ring = sealed.keyring
         sealed.put("k", ring.seal(b"\x09payload", _aad("k")))
@@ -463,8 +441,7 @@ class TestPutGetCrypt:
             sealed.get_crypt("k")
 
     def test_aad_matches_the_codec(self) -> None:
-        from godistcache import _codec
-        from godistcache.cache import _aad
+        from godistcache._core import codec as _codec
 
         for key in ["", "k", "é" * 63, "a" * 127, "a" * 128, "\ud800", b"k", 1, ("a", 1)]:
             assert _aad(key) == b"godistcache/value/v1\0" + _codec.encode(key)
@@ -472,7 +449,7 @@ class TestPutGetCrypt:
 
 # -- the compiled and the pure-Python twins -------------------------------------------
 
-_crypt_c = crypto._crypt_c
+_crypt_c = twins("c").seal if CORES["seal"] == "c" else None
 needs_c = pytest.mark.skipif(_crypt_c is None, reason="the compiled sealing core is not in use")
 posix_fork = pytest.mark.skipif(not hasattr(os, "fork"), reason="no os.fork")
 
@@ -483,7 +460,7 @@ TWIN_KEYS: list[Any] = [
 ]
 
 
-class _PyRing(crypto._PyKeyringCore):
+class _PyRing(_seal_py.KeyringCore):
     """A keyring on the pure-Python sealing core, whichever core Keyring stands on."""
 
     __slots__ = ()
@@ -497,7 +474,7 @@ def py_ring(*raws: bytes) -> _PyRing:
 
 def expected_plaintext(value: Any) -> bytes:
     """What put_crypt seals for value, spelled out from the format."""
-    from godistcache import _codec
+    from godistcache._core import codec as _codec
 
     if type(value) is str:
         return b"\x01" + value.encode("utf-8", "surrogatepass")
@@ -561,9 +538,9 @@ class TestTwins:
             cache.put_crypt(key, value)
             blob = cache.get(key)
             assert ring.open(blob, _aad(key)) == expected_plaintext(value)
-            got = _SealedMethods.get_crypt(cache, key)
+            got = CryptMethods.get_crypt(cache, key)
             assert got == value and type(got) is type(value)
-            _SealedMethods.put_crypt(cache, key, value)
+            CryptMethods.put_crypt(cache, key, value)
             assert ring.open(cache.get(key), _aad(key)) == expected_plaintext(value)
             got = cache.get_crypt(key)
             assert got == value and type(got) is type(value)
@@ -577,9 +554,9 @@ class TestTwins:
         for i, key in enumerate(keys):
             here.put_crypt(key, values[i])
         script = (
-            "import sys, ast, godistcache.crypto as c\n"
-            "from godistcache import Cache\n"
-            "assert c._crypt_c is None and type(Cache.put_crypt).__name__ == 'function'\n"
+            "import sys, ast\n"
+            "from godistcache import CORES, Cache\n"
+            "assert CORES['seal'] == 'py' and type(Cache.put_crypt).__name__ == 'function'\n"
             "keys, values, blobs = ast.literal_eval(sys.stdin.read())\n"
             "cache = Cache(cipher_key=bytes(range(32)))\n"
             "opened = []\n"
@@ -1049,7 +1026,7 @@ class TestPublicCache:
         assert Cache(cipher_key=ring).keyring is ring
 
     def test_both_cores_agree(self, cache_classes: dict[str, type]) -> None:
-        made = {name: sealed_class(cls)(cipher_key=RAW_A) for name, cls in cache_classes.items()}
+        made = {name: cls(cipher_key=RAW_A) for name, cls in cache_classes.items()}
         for name, cache in made.items():
             cache.put_crypt(("k", 1), {"from": name})
         blobs = {name: cache.get(("k", 1)) for name, cache in made.items()}

@@ -12,7 +12,6 @@ import dataclasses
 import datetime
 import decimal
 import gc
-import importlib
 import io
 import random
 import tracemalloc
@@ -25,11 +24,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from godistcache import _codec_py, _snapshot_py, snapshot
+from godistcache import snapshot
+from godistcache._core import _codec_py, twins
+from godistcache._core import _frames_py as _snapshot_py
 from godistcache.errors import SnapshotError
 
-from .conftest import CORE_NAMES
-from .test_snapshot import full_class
+from .conftest import CORE_NAMES, cache_class
 
 EXPANSION = 16
 ALLOWANCE = 1 << 20
@@ -43,18 +43,18 @@ def bound(size: int) -> int:
 
 @pytest.fixture(scope="module", params=CORE_NAMES)
 def codec(request: pytest.FixtureRequest) -> ModuleType:
-    return importlib.import_module(f"godistcache._codec_{request.param}")
+    return twins(request.param).codec
 
 
 @pytest.fixture(scope="module", params=CORE_NAMES)
 def snap_cls(request: pytest.FixtureRequest) -> type:
     """A Cache on each core (``c``, ``py``), with the snapshot methods."""
-    return full_class(request.param)
+    return cache_class(request.param)
 
 
 @pytest.fixture(scope="module", params=CORE_NAMES)
 def frames(request: pytest.FixtureRequest) -> ModuleType:
-    return importlib.import_module(f"godistcache._snapshot_{request.param}")
+    return twins(request.param).frames
 
 
 def peak(fn: Callable[[], Any]) -> tuple[int, Any]:
@@ -315,7 +315,7 @@ realistic = st.recursive(
 @given(st.lists(realistic, min_size=1, max_size=5), st.data())
 def test_twins_charge_the_same(values: list[Any], data: st.DataObject) -> None:
     """The same budget left after the same payload, the same refusal at the same place, mutated or not."""
-    c, py = (importlib.import_module(f"godistcache._snapshot_{n}") for n in ("c", "py"))
+    c, py = (twins(n).frames for n in ("c", "py"))
     payload, count = frame_of(values)
     full = charged(py, payload, count, 1 << 40)
     assert charged(c, payload, count, 1 << 40) == full
@@ -337,7 +337,7 @@ def test_twins_refuse_the_same(name: str) -> None:
     outcomes = []
     for n in ("c", "py"):
         try:
-            importlib.import_module(f"godistcache._codec_{n}").decode(data)
+            twins(n).codec.decode(data)
             outcomes.append(None)
         except ValueError as exc:
             outcomes.append(str(exc))

@@ -166,8 +166,8 @@ def _probes(cache: Any, keys: list[int]) -> list[int]:
 
 
 def test_compiled_table_probes_stay_short() -> None:
-    pytest.importorskip("godistcache._table_c")
-    from godistcache._table_c import Table
+    pytest.importorskip("godistcache._core._table_c")
+    from godistcache._core._table_c import Table
 
     table = Table()
     keys = crafted_keys(20_000)

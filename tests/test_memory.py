@@ -32,7 +32,7 @@ def _refs(*objs: object) -> list[int]:
 
 def _key_holds(cache: Any) -> int:
     """References a stored key gets: the pure-Python twin's entry holds its key too (for on_evict)."""
-    return 2 if any(c.__module__ == "godistcache._table_py" for c in type(cache).__mro__) else 1
+    return 2 if any(c.__module__ == "godistcache._core._table_py" for c in type(cache).__mro__) else 1
 
 
 #: Ways to remove a live entry (key "k" is the Obj("k") key).

@@ -1,8 +1,8 @@
 """Snapshot files: round trips, expiry, sealing, the pickle policy, damage of every kind, crash safety.
 
 Every test that takes ``snap_cls`` runs on both cores (c, py): the compiled
-table uses the compiled frame codec (``_snapshot_c``), the pure-Python table
-the pure-Python one (``_snapshot_py``).
+table uses the compiled frame codec (``_frames_c``), the pure-Python table
+the pure-Python one (``_frames_py``).
 """
 
 from __future__ import annotations
@@ -27,8 +27,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from godistcache import _snapshot_py, snapshot
-from godistcache.cache import Cache, _SealedMethods, _SnapshotMethods
+from godistcache import snapshot
+from godistcache._core import _frames_py as _snapshot_py
+from godistcache._core import twins
+from godistcache.cache import Cache
 from godistcache.crypto import Keyring
 from godistcache.errors import ConfigurationError, DecryptionError, SnapshotAuthenticationError, SnapshotError
 
@@ -38,27 +40,10 @@ KEY_A = bytes(range(32))
 KEY_B = bytes(range(100, 132))
 DAMAGE = (SnapshotError, DecryptionError)
 
-_full: dict[str, type] = {}
-
-
-def full_class(core: str) -> type:
-    """The conftest Cache of a core with Cache's sealed values and snapshot methods on top."""
-    if core not in _full:
-        base = cache_class(core)
-        name = "Snap" + base.__name__
-        cls = type(
-            name,
-            (_SnapshotMethods, _SealedMethods, base),
-            {"__slots__": ("_keyring",), "__init__": Cache.__init__, "__module__": __name__, "__qualname__": name},
-        )
-        globals()[name] = cls
-        _full[core] = cls
-    return _full[core]
-
 
 @pytest.fixture(scope="session")
-def snap_cls(core: Any) -> type:
-    return full_class(core.__name__.rsplit("_", 1)[1])
+def snap_cls(cache_cls: type) -> type:
+    return cache_cls
 
 
 @pytest.fixture(autouse=True)
@@ -145,7 +130,7 @@ def test_round_trip_every_type(snap_cls: type, tmp_path: Path) -> None:
 
 
 def test_round_trip_across_cores(tmp_path: Path) -> None:
-    classes = [full_class(name) for name in CORE_NAMES]
+    classes = [cache_class(name) for name in CORE_NAMES]
     for writer in classes:
         c = filled(writer, 50)
         c.save(tmp_path / "x.godistcache")
@@ -156,9 +141,9 @@ def test_round_trip_across_cores(tmp_path: Path) -> None:
 
 @pytest.mark.skipif(len(CORE_NAMES) < 2, reason="needs both cores")
 def test_twins_write_identical_payloads() -> None:
-    c_cls, py_cls = full_class("c"), full_class("py")
+    c_cls, py_cls = cache_class("c"), cache_class("py")
     c, py = filled(c_cls, 3000), filled(py_cls, 3000)
-    from godistcache import _snapshot_c  # type: ignore[attr-defined]
+    _snapshot_c = twins("c").frames
 
     rc, rp = _snapshot_c.collect(c, T0_NS), _snapshot_py.collect(py, T0_NS)
     assert len(rc) == len(rp)
@@ -172,9 +157,9 @@ def test_twins_write_identical_payloads() -> None:
 
 @pytest.mark.skipif("c" not in CORE_NAMES, reason="compiled frame codec only")
 def test_compiled_refs_release_in_chunks() -> None:
-    from godistcache import _snapshot_c  # type: ignore[attr-defined]
+    _snapshot_c = twins("c").frames
 
-    c = full_class("c")()
+    c = cache_class("c")()
     values = [object() for _ in range(200_000)]
     for i, v in enumerate(values):
         c[i] = v
@@ -809,7 +794,7 @@ def test_golden_files_rebuilt_byte_for_byte(name: str, twin: str) -> None:
     if twin == "c":
         if "c" not in CORE_NAMES:
             pytest.skip("GODISTCACHE_NO_EXTENSIONS is set")
-        from godistcache import _snapshot_c as core  # type: ignore[attr-defined]
+        core = twins("c").frames
     else:
         core = _snapshot_py
     assert GOLDEN.build(name, core) == (GOLDEN.GOLDEN_DIR / f"{name}.godistcache").read_bytes()

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from godistcache import _table_py
+from godistcache._core import _table_py
 
 MAX_TTL_NS = 1 << 62
 MAX_TTL_S = MAX_TTL_NS // 1_000_000_000  # 4611686018
@@ -82,7 +82,7 @@ def test_ttl_to_ns_values(core: ModuleType, ttl: Any, ns: int) -> None:
 
 def test_max_ttl_constant(core: ModuleType) -> None:
     assert core.MAX_TTL_NS == MAX_TTL_NS
-    import godistcache._table as table
+    import godistcache._core.table as table
 
     assert table.MAX_TTL_NS == MAX_TTL_NS
 
@@ -229,7 +229,7 @@ ANY_TTL = st.one_of(
 def both_cores(cache_classes: dict[str, Any]) -> tuple[ModuleType, ModuleType]:
     if "c" not in cache_classes:
         pytest.skip("GODISTCACHE_NO_EXTENSIONS is set: no compiled core to compare")
-    import godistcache._table_c as table_c
+    import godistcache._core._table_c as table_c
 
     return table_c, _table_py
 
@@ -289,7 +289,7 @@ def test_set_clock_rejects_non_positive(core: ModuleType, bad: int) -> None:
 def test_clock_fixture_freezes_both_cores(clock: Any, cache_classes: dict[str, Any]) -> None:
     import importlib
 
-    modules = [importlib.import_module(f"godistcache._table_{name}") for name in cache_classes]
+    modules = [importlib.import_module(f"godistcache._core._table_{name}") for name in cache_classes]
     assert {m.now_ns() for m in modules} == {clock.now}
     clock.advance(1.5)
     assert {m.now_ns() for m in modules} == {clock.now}

@@ -128,7 +128,7 @@ def golden_values() -> dict[str, Any]:
 def main() -> None:
     """Write one ``<name>.bin`` per golden value, encoded by the pure-Python codec."""
     sys.path.insert(0, str(HERE.parent.parent))
-    from godistcache._codec_py import encode
+    from godistcache._core._codec_py import encode
 
     values = golden_values()
     if "datetime_zoneinfo" not in values:

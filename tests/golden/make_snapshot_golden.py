@@ -65,7 +65,7 @@ FILES = {"plain": False, "sealed": True, "pickled": False, "timed": False}
 
 
 def build(name: str, core: ModuleType) -> bytes:
-    """The bytes of golden file name, its frames encoded by core (a ``_snapshot_*`` module)."""
+    """The bytes of golden file name, its frames encoded by core (a ``godistcache._core._frames_*`` module)."""
     from godistcache import snapshot
     from godistcache.crypto import Keyring
 
@@ -91,11 +91,11 @@ def build(name: str, core: ModuleType) -> bytes:
 
 def _refs(core: ModuleType, entries: list[tuple[Any, Any, int, int]]) -> Any:
     """The core's references to entries, in order, as ``collect`` makes them from a table."""
-    from godistcache import _snapshot_py
+    from godistcache._core import _frames_py as _snapshot_py
 
     if core is _snapshot_py:
         return list(entries)
-    from godistcache import _table_c
+    from godistcache._core import _table_c
 
     table = _table_c.Table()
     table._track_writes()
@@ -106,7 +106,7 @@ def _refs(core: ModuleType, entries: list[tuple[Any, Any, int, int]]) -> Any:
 
 def main() -> None:
     sys.path.insert(0, str(HERE.parent.parent))
-    from godistcache import _snapshot_py
+    from godistcache._core import _frames_py as _snapshot_py
 
     GOLDEN_DIR.mkdir(exist_ok=True)
     for name in FILES:

@@ -1,4 +1,4 @@
-"""The pure-Python twin of ``_snapshot_c``: cache entries to frame payloads and back.
+"""The pure-Python twin of ``_frames_c``: cache entries to frame payloads and back.
 
 ``godistcache.snapshot`` owns the file format (header, frames, checksums,
 sealing, atomic writes); the twins do only the per-entry work inside a frame,

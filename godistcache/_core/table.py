@@ -1,4 +1,4 @@
-"""Picks the hash table: the compiled ``_table_c`` or its pure-Python twin.
+"""Picks the hash table: the compiled ``_table_c`` or its pure-Python twin ``_table_py``.
 
 ``GODISTCACHE_NO_EXTENSIONS=1`` in the environment forces the pure-Python one.
 Type checkers always see the pure-Python twin, which defines the types.
@@ -23,7 +23,10 @@ else:
         from ._table_py import MAX_TTL_NS, Table, now_ns, own_methods, ttl_to_ns
 
         CORE = "py"
-        warn_fallback("core", exc)
+        warn_fallback("table", exc)
     from ._table_py import TTL
 
-__all__ = ["CORE", "MAX_TTL_NS", "NO_EXTENSIONS", "TTL", "Table", "now_ns", "own_methods", "ttl_to_ns"]
+#: The calls users make in hot loops: a class on the table gets them as its own C methods (``own_methods``).
+HOT_METHODS = ("get", "put", "put_safe", "exists", "delete", "delete_safe", "ttl")
+
+__all__ = ["CORE", "HOT_METHODS", "MAX_TTL_NS", "TTL", "Table", "now_ns", "own_methods", "ttl_to_ns"]

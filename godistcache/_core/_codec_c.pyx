@@ -45,7 +45,7 @@ import pickle as _pickle
 import uuid as _uuid
 import zoneinfo as _zoneinfo
 
-from godistcache import _codec_py
+from godistcache._core import _codec_py
 
 __all__ = ["DECODE_ALLOWANCE", "DECODE_EXPANSION", "FORMAT_VERSION", "MAX_DEPTH", "DecodeBudgetError", "decode", "encode"]
 

@@ -1,7 +1,6 @@
 # cython: language_level=3, embedsignature=True, binding=False, boundscheck=False, wraparound=False
-"""The compiled sealing core: the twin of the pure-Python sealing in
-``godistcache.crypto`` (``_PyKeyringCore``) and ``godistcache.cache``
-(``_SealedMethods.put_crypt``/``get_crypt``).
+"""The compiled sealing core: the twin of ``godistcache._core._seal_py``
+(``KeyringCore`` and ``CryptMethods.put_crypt``/``get_crypt``).
 
 Only the framing is here: the kind byte and payload of a plaintext, the
 associated data that binds a value to its cache key, the nonce, and the blob
@@ -24,11 +23,11 @@ from cpython.ref cimport Py_DECREF, Py_INCREF, Py_XDECREF
 from libc.stdint cimport uint32_t, uint64_t
 from libc.string cimport memcmp, memcpy
 
-from godistcache._codec_c cimport (
+from godistcache._core._codec_c cimport (
     Buffer, Reader, buffer_append, buffer_byte, buffer_free, buffer_init, reader_init,
     _decode_item, _encode_item,
 )
-from godistcache._table_c cimport Table
+from godistcache._core._table_c cimport Table
 
 import os as _os
 import types as _types
@@ -232,7 +231,7 @@ cdef enum:
 cdef uint64_t COUNTER_LIMIT = (<uint64_t>1) << 32
 
 # Associated data: this prefix and the codec encoding of the cache key (as
-# godistcache.cache._aad builds it).
+# _seal_py.aad builds it).
 cdef bytes _AAD_PREFIX = b"godistcache/value/v1\0"
 cdef enum:
     AAD_PREFIX_SIZE = 21
@@ -616,7 +615,7 @@ cdef PyObject *_take_kind_and(char kind, const void *payload, Py_ssize_t n, Py_s
 
 cdef PyObject *_take_plaintext(object value, bint allow_pickle, Py_ssize_t *size) except NULL:
     """A new reference to a scratch bytes object (SCRATCH_DATA) holding value's plaintext:
-    a kind byte, then the payload, as _SealedMethods.put_crypt builds it."""
+    a kind byte, then the payload, as _seal_py.CryptMethods.put_crypt builds it."""
     cdef Buffer b
     cdef type tp = type(value)
     if tp is str:
@@ -636,7 +635,7 @@ cdef PyObject *_take_plaintext(object value, bint allow_pickle, Py_ssize_t *size
 
 
 cdef object _value_of(bytes plaintext):
-    """The value a plaintext holds: as _SealedMethods.get_crypt reads it."""
+    """The value a plaintext holds: as _seal_py.CryptMethods.get_crypt reads it."""
     cdef const char *p = PyBytes_AS_STRING(plaintext)
     cdef Py_ssize_t n = PyBytes_GET_SIZE(plaintext)
     cdef Reader r
@@ -858,7 +857,7 @@ _table_get = _fastcall_of(Table.__dict__["get"])
 
 
 def aad(key):
-    """The associated data binding a sealed value to key (as ``godistcache.cache._aad``): for tests."""
+    """The associated data binding a sealed value to key (as ``_seal_py.aad``): for tests."""
     return _aad(key)
 
 

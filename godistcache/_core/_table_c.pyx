@@ -26,7 +26,7 @@ from libc.math cimport floor, isinf, isnan
 from libc.stdint cimport INT64_MAX, int64_t, uint8_t, uint32_t, uint64_t
 from libc.string cimport memset
 
-from clock cimport gdc_clock_resolution_ns, gdc_clock_uses_tsc, gdc_now_ns
+from godistcache._core.clock cimport gdc_clock_resolution_ns, gdc_clock_uses_tsc, gdc_now_ns
 
 import datetime as _datetime
 import logging as _logging

@@ -1,7 +1,8 @@
-"""What the selector modules (``_table``, ``_codec``) share, and the environment's defaults.
+"""The switch every twin selector reads, and the warning each gives when it falls back.
 
-Each picks a compiled module or its pure-Python twin; the imports themselves
-stay in each selector, spelled out, so type checkers see the pure-Python twin.
+Each selector (``table``, ``codec``, ``frames``, ``seal``) picks its compiled
+module or its pure-Python twin; the imports themselves stay in each selector,
+spelled out, so type checkers see the pure-Python twin.
 """
 
 from __future__ import annotations
@@ -11,13 +12,6 @@ import os
 
 #: ``GODISTCACHE_NO_EXTENSIONS=1`` forces the pure-Python twins.
 NO_EXTENSIONS = os.environ.get("GODISTCACHE_NO_EXTENSIONS", "") not in ("", "0")
-
-
-def default_instance_id() -> str:
-    """This process's name in snapshots and object names: ``GODISTCACHE_INSTANCE_ID``, else the host name."""
-    import socket
-
-    return os.environ.get("GODISTCACHE_INSTANCE_ID") or socket.gethostname()
 
 
 def warn_fallback(what: str, exc: ImportError) -> None:

@@ -46,7 +46,7 @@ tag   type (exact type)   payload
 0x12  uuid.UUID           16 bytes: ``u.bytes``
 0x7E  pickle reference    uvarint(index): object number index of the pickled list
                           that heads the snapshot frame holding the item; only in
-                          snapshot frames (see ``godistcache._snapshot_py``)
+                          snapshot frames (see ``godistcache._core._frames_py``)
 0x7F  anything else       uvarint(len), ``pickle.dumps(obj, protocol=5)``; only
                           with ``allow_pickle=True``; never in snapshot frames
 ====  ==================  ==========================================================

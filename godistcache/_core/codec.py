@@ -1,4 +1,4 @@
-"""Picks the value codec: the compiled ``_codec_c`` or its pure-Python twin.
+"""Picks the value codec: the compiled ``_codec_c`` or its pure-Python twin ``_codec_py``.
 
 ``GODISTCACHE_NO_EXTENSIONS=1`` in the environment forces the pure-Python one.
 Type checkers always see the pure-Python twin, which is also the reference for
@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ._codec_py import FORMAT_VERSION, MAX_DEPTH
-
 from ._compat import NO_EXTENSIONS, warn_fallback
 
 if TYPE_CHECKING or NO_EXTENSIONS:
@@ -28,4 +27,4 @@ else:
         CORE = "py"
         warn_fallback("codec", exc)
 
-__all__ = ["CORE", "FORMAT_VERSION", "MAX_DEPTH", "NO_EXTENSIONS", "decode", "encode"]
+__all__ = ["CORE", "FORMAT_VERSION", "MAX_DEPTH", "decode", "encode"]

@@ -1,8 +1,8 @@
 # cython: language_level=3, embedsignature=True, binding=False
-"""The compiled twin of ``godistcache._snapshot_py``: cache entries to frame payloads and back.
+"""The compiled twin of ``godistcache._core._frames_py``: cache entries to frame payloads and back.
 
 Same functions, same bytes, same errors; the entry layout is described in
-``_snapshot_py``. It walks the compiled table's entry array directly
+``_frames_py``. It walks the compiled table's entry array directly
 (``collect``, ``merge``) and stores decoded entries without a Python call
 per entry (``decode_frame``).
 
@@ -21,17 +21,17 @@ from cpython.pyport cimport PY_SSIZE_T_MAX
 from libc.stdint cimport INT64_MAX, int64_t, uint64_t
 from libc.string cimport memcpy, memset
 
-from godistcache._codec_c cimport (
+from godistcache._core._codec_c cimport (
     COST_ENTRY, Buffer, Reader, _decode_item, _encode_item, _over_budget, _read_uvarint,
     buffer_free, buffer_init, buffer_uvarint, reader_init,
 )
-from godistcache._table_c cimport Entry, Table
+from godistcache._core._table_c cimport Entry, Table
 
 import pickle as _pickle
 
-from godistcache._codec_py import _PICKLE_REFUSED, DecodeBudgetError, Pickled
-from godistcache._snapshot_py import OPAQUE, REFUSE, UNPICKLE
-from godistcache._table_c import now_ns as _now_ns
+from godistcache._core._codec_py import _PICKLE_REFUSED, DecodeBudgetError, Pickled
+from godistcache._core._frames_py import OPAQUE, REFUSE, UNPICKLE
+from godistcache._core._table_c import now_ns as _now_ns
 
 cdef object _pickle_dumps = _pickle.dumps
 cdef object _pickle_loads = _pickle.loads
@@ -263,7 +263,7 @@ def decode_frame(payload, Py_ssize_t count, int64_t created_ns, int64_t now, int
     mode: what the frame's pickled objects become: REFUSE (an error),
     UNPICKLE (the objects), OPAQUE (``Pickled(None)`` placeholders). budget:
     bytes of objects the frame may still make, or None (trusted); see
-    ``_snapshot_py.decode_frame``. Returns (entries live at ``now``, entries
+    ``_frames_py.decode_frame``. Returns (entries live at ``now``, entries
     skipped as expired, budget left or None). Raises ValueError naming the
     entry and the byte offset within the payload (DecodeBudgetError when the budget ran out).
     """
