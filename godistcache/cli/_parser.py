@@ -101,57 +101,52 @@ def _add_file_commands(
         ),
     )
 
-    inspect = sub.add_parser(
+    def file_command(
+        name: str, func: Callable[[argparse.Namespace], int], summary: str, details: str
+    ) -> argparse.ArgumentParser:
+        command = sub.add_parser(
+            name,
+            parents=[common, keys],
+            allow_abbrev=False,  # --key must not pass for --key-env
+            help=summary,
+            description=details,
+            epilog=FILE_EXITS,
+        )
+        command.add_argument("file", metavar="FILE", help="the snapshot (.godistcache) file")
+        command.set_defaults(func=func)
+        return command
+
+    inspect = file_command(
         "inspect",
-        parents=[common, keys],
-        allow_abbrev=False,  # --key must not pass for --key-env
-        help="describe a snapshot file without loading it",
-        description=(
-            "Print a snapshot's header (format version, creation time, instance id, whether it is sealed "
-            "and with which key id, entry count) and what reading it found: file size, frames, payload "
-            "bytes, entries live and expired now, pickled values (counted, never unpickled). Every frame "
-            "is checked. A sealed file is read in full only with its key; without it only the header is."
-        ),
-        epilog=FILE_EXITS,
+        cmd_inspect,
+        "describe a snapshot file without loading it",
+        "Print a snapshot's header (format version, creation time, instance id, whether it is sealed "
+        "and with which key id, entry count) and what reading it found: file size, frames, payload "
+        "bytes, entries live and expired now, pickled values (counted, never unpickled). Every frame "
+        "is checked. A sealed file is read in full only with its key; without it only the header is.",
     )
-    inspect.add_argument("file", metavar="FILE", help="the snapshot (.godistcache) file")
     inspect.add_argument("--json", action="store_true", help="print a JSON object instead of aligned lines")
-    inspect.set_defaults(func=cmd_inspect)
-
-    verify = sub.add_parser(
+    file_command(
         "verify",
-        parents=[common, keys],
-        allow_abbrev=False,  # --key must not pass for --key-env
-        help="check a snapshot file's integrity and, if sealed, its authenticity",
-        description=(
-            "Read every frame of a snapshot: checksums of a plain file, AES-GCM tags of a sealed one "
-            "(which needs its key), entry totals, and that every entry decodes. Prints one OK line."
-        ),
-        epilog=FILE_EXITS,
+        cmd_verify,
+        "check a snapshot file's integrity and, if sealed, its authenticity",
+        "Read every frame of a snapshot: checksums of a plain file, AES-GCM tags of a sealed one "
+        "(which needs its key), entry totals, and that every entry decodes. Prints one OK line.",
     )
-    verify.add_argument("file", metavar="FILE", help="the snapshot (.godistcache) file")
-    verify.set_defaults(func=cmd_verify)
-
-    export = sub.add_parser(
+    export = file_command(
         "export",
-        parents=[common, keys],
-        allow_abbrev=False,  # --key must not pass for --key-env
-        help="write a snapshot file's live entries as JSON",
-        description=(
-            "Write the live entries of a snapshot as one JSON document (UTF-8): types JSON lacks become "
-            'one-key objects such as {"$bytes": base64}; pickled objects become {"$pickle": null} and are '
-            "never unpickled. A sealed file needs its key. To stdout, the document is streamed and is cut "
-            "short if the file turns out damaged; with -o it is written to a temporary file and renamed, "
-            "so OUT is whole or untouched."
-        ),
-        epilog=FILE_EXITS,
+        cmd_export,
+        "write a snapshot file's live entries as JSON",
+        "Write the live entries of a snapshot as one JSON document (UTF-8): types JSON lacks become "
+        'one-key objects such as {"$bytes": base64}; pickled objects become {"$pickle": null} and are '
+        "never unpickled. A sealed file needs its key. To stdout, the document is streamed and is cut "
+        "short if the file turns out damaged; with -o it is written to a temporary file and renamed, "
+        "so OUT is whole or untouched.",
     )
-    export.add_argument("file", metavar="FILE", help="the snapshot (.godistcache) file")
     export.add_argument(
         "--json", action="store_true", required=True, help="write JSON (required: the only format for now)"
     )
     export.add_argument("-o", "--output", metavar="OUT", help="write to OUT (mode 0600) instead of stdout")
-    export.set_defaults(func=cmd_export)
 
 
 def _add_s3(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser) -> None:
