@@ -74,7 +74,7 @@ def test_library_not_installed_is_a_row(monkeypatch: pytest.MonkeyPatch) -> None
 
 
 def test_hit_ratio() -> None:
-    hit_ratio = compare._hit_ratio_module()
+    hit_ratio = compare.hit_ratio_module()
     why = hit_ratio.bounded_cache_available()
     if why is not None:
         pytest.skip(why)

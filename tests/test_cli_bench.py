@@ -17,7 +17,8 @@ import pytest
 
 import godistcache
 from godistcache import _bench
-from godistcache.cli import _key_counts, main
+from godistcache.cli import main
+from godistcache.cli._parser import key_counts as _key_counts
 
 # operation, keys, godistcache M ops/s, dict M ops/s, ratio, Go original
 THROUGHPUT_ROW = re.compile(r"^(GET|PUT|PUT_SAFE) +([\d,]+) +(\S+) +(\S+) +(\S+)x +(\S+)$", re.MULTILINE)

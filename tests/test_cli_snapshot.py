@@ -21,8 +21,9 @@ from typing import Any
 
 import pytest
 
-from godistcache import Cache, cli, snapshot
+from godistcache import Cache, snapshot
 from godistcache._progress import ProgressBar
+from godistcache.cli import _common as cli
 from godistcache.cli import main
 from godistcache.crypto import key_id
 
