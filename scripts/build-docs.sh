@@ -5,7 +5,8 @@
 #   python -m pip install '.[docs]' && bash scripts/build-docs.sh [OUTPUT_DIR]
 #
 # pdoc imports the installed package (or the one PYTHONPATH names); the public
-# modules are every godistcache/<name>.py whose name has no leading underscore.
+# modules are every godistcache/<name>.py whose name has no leading underscore,
+# and the public subpackages (godistcache.cli).
 # scripts/docs_site.py renders the Markdown with pdoc's own renderer and frame.
 set -euo pipefail
 
@@ -13,7 +14,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 out="${1:-$root/docs/api}"
 PYTHON="${PYTHON:-python3}"
 
-modules=(godistcache)
+modules=(godistcache godistcache.cli)
 for f in "$root"/godistcache/[a-z]*.py; do
     name="$(basename "$f" .py)"
     modules+=("godistcache.$name")

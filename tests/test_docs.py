@@ -94,7 +94,7 @@ def test_site_builds(tmp_path: Path) -> None:
     # Constructor arguments and inherited hot methods are documented, with their docstrings.
     for text in ("max_size", "on_evict", "sweep_interval", "put_safe", "get_or_set", "Store value under key"):
         assert text in cache_page, text
-    for module in ("crypto", "snapshot", "s3", "persist", "sweep", "memo", "errors"):
+    for module in ("crypto", "snapshot", "s3", "persist", "sweep", "memo", "errors", "sealed", "cli"):
         assert (out / "godistcache" / f"{module}.html").stat().st_size > 1000, module
 
     # Every guide page is in the site, with its text, and the API pages link to it.
