@@ -20,8 +20,7 @@ from .errors import (
 )
 from .persist import Persister
 from .s3 import S3Store
-
-__version__ = "0.1.0"
+from ._version import __version__
 
 __all__ = [
     "CORE",

@@ -142,7 +142,7 @@ def measure_snapshot(n: int = DEFAULT_ENTRIES, rounds: int = 3, directory: str |
 
 def format_snapshot(figures: Sequence[SnapshotFigure]) -> list[str]:
     """The snapshot table and its footnotes."""
-    from ._bench import _table
+    from ._bench import text_table
 
     rows = []
     for f in figures:
@@ -163,7 +163,7 @@ def format_snapshot(figures: Sequence[SnapshotFigure]) -> list[str]:
     header = ["snapshot", "entries", "godistcache", "M items/s", "reference", "ref time", "speed vs ref", "Go original*"]
     return [
         "snapshots, best round:",
-        *_table(header, rows, left=1),
+        *text_table(header, rows, left=1),
         "",
         "speed vs ref: reference time / our time (above 1: we are faster), measured in the same run.",
         "save/load: str keys \"key:<i>\", values (\"One\", i, 3.3) with a TTL; the references are pickle (protocol 5) of",

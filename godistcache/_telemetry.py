@@ -26,6 +26,8 @@ import weakref
 from collections.abc import Iterator
 from typing import Any, Optional
 
+from ._version import __version__
+
 _metrics: Any
 _trace: Any
 try:  # pragma: no cover - depends on what is installed
@@ -47,8 +49,6 @@ _instruments: dict[str, Any] = {}
 
 
 def _version() -> str:
-    from . import __version__
-
     return __version__
 
 
