@@ -12,7 +12,7 @@ times a second and not before ``delay`` seconds have passed (the last
 update, done == total, is always drawn), and wipes the line on
 :meth:`~ProgressBar.close`. By default it draws only when its stream is a
 terminal, so a log file or a pipe never gets control characters.
-An instance is a :data:`godistcache.snapshot.Progress` callable; it keeps no
+An instance is a :data:`Progress` callable; it keeps no
 reference to what it measures, so it serves any byte count (file reads,
 uploads, downloads).
 """
@@ -24,7 +24,10 @@ import time
 from types import TracebackType
 from typing import Callable, Optional, TextIO
 
-__all__ = ["ProgressBar"]
+__all__ = ["Progress", "ProgressBar"]
+
+#: A progress callback: called with (units done, units in all), bytes or entries, as work goes.
+Progress = Callable[[int, int], None]
 
 _MB = 1_000_000
 

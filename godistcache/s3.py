@@ -31,23 +31,19 @@ import socket
 import threading
 import urllib.parse
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
-from typing import Any, Callable, NoReturn, Optional
+from typing import Any, NoReturn, Optional
 
 from . import _telemetry
 from ._compat import default_instance_id
 from ._files import atomic_write, open_regular
+from ._progress import Progress
+from ._s3_names import Backup
+from ._snapshot_file import SUFFIX
 from .errors import ConfigurationError, SyncError
 
 __all__ = ["SUFFIX", "Backup", "S3Store"]
 
 logger = logging.getLogger(__name__)
-
-#: What every object name this module writes ends with.
-SUFFIX = ".godistcache"
-
-#: Called with (bytes transferred, bytes in all) as a transfer goes; same as :data:`godistcache.snapshot.Progress`.
-Progress = Callable[[int, int], None]
 
 _ENV = "GODISTCACHE_S3_"
 _TRUE = frozenset({"1", "true", "yes", "on"})
@@ -117,25 +113,6 @@ class _Hidden:
         return "'***'"
 
     __str__ = __repr__
-
-
-@dataclass(frozen=True)
-class Backup:
-    """One instance's dated backup in the bucket.
-
-    Attributes:
-        object_name: the object's full name, ``<object>_<instance>_<YYYY-MM-DD>.godistcache``.
-        instance_id: the instance that wrote it.
-        date: the UTC date in its name.
-        size: its size in bytes.
-        last_modified: when the store last wrote it (UTC), if the store says.
-    """
-
-    object_name: str
-    instance_id: str
-    date: datetime.date
-    size: int
-    last_modified: Optional[datetime.datetime]
 
 
 def _today() -> datetime.date:

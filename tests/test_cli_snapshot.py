@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from godistcache import Cache, cli, snapshot
+from godistcache import Cache, _snapshot_file, cli, snapshot
 from godistcache._progress import ProgressBar
 from godistcache.cli import main
 from godistcache.crypto import key_id
@@ -60,7 +60,7 @@ def sealed(tmp_path: Path) -> Path:
 
 def _header_size(path: Path) -> int:
     with open(path, "rb") as f:
-        return snapshot.read_header(f, str(path), path.stat().st_size).size
+        return _snapshot_file.read_header(f, str(path), path.stat().st_size).size
 
 
 def _flip(path: Path, offset: int) -> None:

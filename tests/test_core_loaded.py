@@ -24,10 +24,10 @@ def test_compiled_core_loaded() -> None:
 @pytest.mark.skipif(NO_EXTENSIONS, reason="GODISTCACHE_NO_EXTENSIONS is set")
 def test_compiled_snapshot_codec_loaded() -> None:
     import godistcache._snapshot_c as snapshot_c
-    from godistcache import snapshot
+    from godistcache import _snapshot_file
 
-    assert snapshot._snapshot_c is snapshot_c
-    assert snapshot._core(godistcache.Cache()) is snapshot_c
+    assert _snapshot_file._snapshot_c is snapshot_c
+    assert _snapshot_file.frame_codec(godistcache.Cache()) is snapshot_c
 
 
 @pytest.mark.skipif(NO_EXTENSIONS, reason="GODISTCACHE_NO_EXTENSIONS is set")

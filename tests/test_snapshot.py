@@ -27,8 +27,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from godistcache import _snapshot_py, snapshot
-from godistcache.cache import Cache, _SealedMethods, _SnapshotMethods
+from godistcache import _snapshot_file, _snapshot_py, snapshot
+from godistcache._snapshot_methods import SnapshotMethods as _SnapshotMethods
+from godistcache.cache import Cache, _SealedMethods
 from godistcache.crypto import Keyring
 from godistcache.errors import ConfigurationError, DecryptionError, SnapshotAuthenticationError, SnapshotError
 
@@ -233,7 +234,7 @@ def test_load_keeps_default_ttl_and_from_file_arguments(snap_cls: type, tmp_path
 
 
 def test_save_progress_and_header(snap_cls: type, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(snapshot, "FRAME_TARGET", 100)
+    monkeypatch.setattr(_snapshot_file, "FRAME_TARGET", 100)
     c = filled(snap_cls, 200)
     calls: list[tuple[int, int]] = []
     c.save(tmp_path / "p.godistcache", instance_id="worker-7", progress=lambda d, t: calls.append((d, t)))
@@ -422,7 +423,7 @@ class Point:
 
 
 def test_pickled_values_across_frames(snap_cls: type, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(snapshot, "FRAME_TARGET", 64)
+    monkeypatch.setattr(_snapshot_file, "FRAME_TARGET", 64)
     c = snap_cls()
     shared = Point(-1)
     for i in range(300):
@@ -450,7 +451,7 @@ def test_sealed_pickle_loads(snap_cls: type, tmp_path: Path) -> None:
 
 
 def small_file(cls: type, tmp_path: Path, sealed: bool, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setattr(snapshot, "FRAME_TARGET", 40)
+    monkeypatch.setattr(_snapshot_file, "FRAME_TARGET", 40)
     c = cls(cipher_key=KEY_A) if sealed else cls()
     for i in range(12):
         c.put(f"key{i}", ("v", i, [i] * (i % 3)), 1000 if i % 2 else 0)
@@ -561,7 +562,7 @@ def forge(frames: list[tuple[int, int, bytes]], count: int | None = None, create
     """An unsealed file with correct checksums around arbitrary frames (kind, count, payload)."""
     total = sum(c for k, c, _ in frames if k == 1) if count is None else count
     nframes = sum(1 for k, _, _ in frames if k == 1)
-    header = snapshot._build_header(created, total, None, bytes(32), "")
+    header = _snapshot_file.build_header(created, total, None, bytes(32), "")
     crc = zlib.crc32(header[:-4])
     out = [header]
     # An entries payload starts with its count of pickled objects: 0 unless given.
