@@ -8,7 +8,8 @@
 """
 
 from ._table import CORE
-from .cache import TTL, Cache
+from ._version import __version__
+from .cache import TTL, Cache, CacheStats
 from .crypto import Keyring
 from .errors import (
     ConfigurationError,
@@ -18,14 +19,16 @@ from .errors import (
     SnapshotError,
     SyncError,
 )
-from .persist import Persister
-from .s3 import S3Store
-from ._version import __version__
+from .persist import Persister, Store
+from .s3 import Backup, S3Store
+from .snapshot import SnapshotInfo
 
 __all__ = [
     "CORE",
     "TTL",
+    "Backup",
     "Cache",
+    "CacheStats",
     "ConfigurationError",
     "DecryptionError",
     "GoDistCacheError",
@@ -34,6 +37,8 @@ __all__ = [
     "S3Store",
     "SnapshotAuthenticationError",
     "SnapshotError",
+    "SnapshotInfo",
+    "Store",
     "SyncError",
     "__version__",
 ]
