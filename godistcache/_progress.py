@@ -20,11 +20,12 @@ uploads, downloads).
 from __future__ import annotations
 
 import sys
+import threading
 import time
 from types import TracebackType
 from typing import Callable, Optional, TextIO
 
-__all__ = ["Progress", "ProgressBar"]
+__all__ = ["Progress", "ProgressBar", "TransferProgress"]
 
 #: A progress callback: called with (units done, units in all), bytes or entries, as work goes.
 Progress = Callable[[int, int], None]
@@ -118,3 +119,32 @@ class ProgressBar:
         self, exc_type: Optional[type[BaseException]], exc: Optional[BaseException], tb: Optional[TracebackType]
     ) -> None:
         self.close()
+
+
+class TransferProgress:
+    """The progress object minio's put_object takes (set_meta, update), calling progress(done, total).
+
+    minio uploads the parts of a large object from several threads; the count is kept under a lock.
+    """
+
+    def __init__(self, progress: Progress, total: int) -> None:
+        self._progress = progress
+        self._lock = threading.Lock()
+        self.total = total
+        self.done = 0
+
+    def set_meta(self, object_name: str, total_length: int) -> None:
+        with self._lock:
+            self.total = total_length
+            self._progress(self.done, self.total)
+
+    def update(self, length: int) -> None:
+        with self._lock:
+            self.done += length
+            self._progress(min(self.done, self.total), self.total)
+
+    def finish(self) -> None:
+        with self._lock:
+            if self.done < self.total or self.total == 0:
+                self.done = self.total
+                self._progress(self.done, self.total)
