@@ -4,6 +4,7 @@ Environment switches:
   GODISTCACHE_NO_EXTENSIONS=1   install the pure-Python core only
   GODISTCACHE_DEBUG_BUILD=1     -O0 -g3 and Cython line tracing
 """
+
 import os
 import sys
 

@@ -101,7 +101,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         rounds = args.rounds or (20 if n <= 100_000 else 3)
         for op, ns_u, ns_b in measure(n, rounds):
             ratio = ns_u / ns_b
-            print(f"{n:>9} | {op:<17} | {ns_u:>12.1f} | {ns_b:>10.1f} | {ratio:>5.2f} | {'yes' if ratio >= GOAL else 'NO'}")
+            print(
+                f"{n:>9} | {op:<17} | {ns_u:>12.1f} | {ns_b:>10.1f} | {ratio:>5.2f} | "
+                f"{'yes' if ratio >= GOAL else 'NO'}"
+            )
     return 0
 
 

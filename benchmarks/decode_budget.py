@@ -17,7 +17,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 import tracemalloc
 from typing import Any, Callable
 
@@ -43,8 +42,14 @@ def load_time(python: str, path: str, rounds: int) -> float:
     """Best load time of path in a fresh process of python (so each build imports its own package)."""
     env = dict(os.environ, PYTHONHASHSEED="0")
     env.pop("PYTHONPATH", None)
-    out = subprocess.run([python, "-c", _CHILD, path, str(rounds)], check=True, capture_output=True, text=True, env=env,
-                         cwd=tempfile.gettempdir())
+    out = subprocess.run(
+        [python, "-c", _CHILD, path, str(rounds)],
+        check=True,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tempfile.gettempdir(),
+    )
     return float(out.stdout.strip())
 
 
@@ -98,16 +103,20 @@ def main(argv: list[str] | None = None) -> int:
             for _ in range(3):  # alternate, so that noise on this shared box hits both
                 ours.append(load_time(sys.executable, path, args.rounds))
                 base.append(load_time(args.baseline, path, args.rounds))
-            print(f"load {args.entries} entries: with budget {min(ours):.3f} s, baseline {min(base):.3f} s, "
-                  f"ratio {min(ours) / min(base):.3f}")
+            print(
+                f"load {args.entries} entries: with budget {min(ours):.3f} s, baseline {min(base):.3f} s, "
+                f"ratio {min(ours) / min(base):.3f}"
+            )
         else:
-            print(f"load {args.entries} entries: {load_time(sys.executable, path, args.rounds):.3f} s "
-                  "(pass --baseline PYTHON for the ratio to a build without the budget)")
+            print(
+                f"load {args.entries} entries: {load_time(sys.executable, path, args.rounds):.3f} s "
+                "(pass --baseline PYTHON for the ratio to a build without the budget)"
+            )
         print(f"\npeak traced memory / file size (budget: 16 x file + 1 MiB), {args.entries // 5} items each:")
         for name, (cache, pickled) in datasets(args.entries).items():
             p = os.path.join(tmp, "d.godistcache")
             cache.save(p, allow_pickle=pickled)
-            ratio, outcome = peak_ratio(p, lambda q: Cache().load(q, allow_pickle=pickled))
+            ratio, outcome = peak_ratio(p, lambda q: Cache().load(q, allow_pickle=pickled))  # noqa: B023 - called at once
             print(f"  {name:30s} {os.path.getsize(p):>10} B  load {ratio:6.2f}x  {outcome}")
     return 0
 

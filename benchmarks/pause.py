@@ -90,7 +90,10 @@ def main(argv: list[str] | None = None) -> int:
             saves.append(gap)
             idle, _ = longest_gap(cache, keys, lambda: time.sleep(durations[-1]))
             idles.append(idle)
-    print(f"godistcache pause while saving {args.entries:,} entries (switch interval {sys.getswitchinterval() * 1000:.0f} ms)")
+    print(
+        f"godistcache pause while saving {args.entries:,} entries"
+        f" (switch interval {sys.getswitchinterval() * 1000:.0f} ms)"
+    )
     print(f"  save took            {min(durations) * 1000:7.1f} ms (best of {args.rounds})")
     print(f"  longest reader gap   {max(saves) * 1000:7.1f} ms during a save (worst of {args.rounds})")
     print(f"  longest reader gap   {max(idles) * 1000:7.1f} ms without a save, same length (worst of {args.rounds})")

@@ -68,7 +68,6 @@ from godistcache._bench import (
     MemoryUse,
     Throughput,
     _child_env,
-    _table,
     cache_put,
     dict_put,
     environment,
@@ -77,6 +76,7 @@ from godistcache._bench import (
     make_keys_values,
     measure_memory,
     measure_throughput,
+    text_table,
 )
 from godistcache.sweep import DEFAULT_STEP
 
@@ -432,7 +432,7 @@ def format_drains(drains: Sequence[Drain]) -> list[str]:
     header = ["keys", "cache.clear() ns/entry", "dict.clear() ns/entry", "clear vs dict", "cache.expire() ns/entry"]
     return [
         "emptying a full container, best round:",
-        *_table(header, rows),
+        *text_table(header, rows),
         "",
         f"expire(): one pass after every entry (put with ttl {PUT_TTL}) has expired; the clock hook jumps past it.",
     ]
@@ -550,7 +550,7 @@ def final_table(
                 "-",
             ],
         ]
-    return ["summary:", *_table(["figure", "goal", "measured", "reached?"], rows, left=3)]
+    return ["summary:", *text_table(["figure", "goal", "measured", "reached?"], rows, left=3)]
 
 
 def _sizes(text: str) -> list[int]:

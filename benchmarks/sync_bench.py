@@ -37,7 +37,9 @@ def main(argv: list[str] | None = None) -> int:
 
     cache = filled_cache(args.entries)
     with S3Server() as server, tempfile.TemporaryDirectory() as tmp:
-        store = S3Store(server.url, server.bucket, server.access_key, server.secret_key, object_name="bench", instance_id="bench")
+        store = S3Store(
+            server.url, server.bucket, server.access_key, server.secret_key, object_name="bench", instance_id="bench"
+        )
         client = server.client()
         path = os.path.join(tmp, "bare.godistcache")
 
@@ -60,11 +62,18 @@ def main(argv: list[str] | None = None) -> int:
         t_bare_boot = best_time(bare_bootstrap, args.rounds)
         size = os.path.getsize(path)
 
-    print(f"sync through a local SeaweedFS, {args.entries:,} entries ({size / 1e6:.1f} MB snapshot), best of {args.rounds}")
-    print(f"  persist    {t_persist * 1000:8.0f} ms   save + bare fput_object {t_bare_persist * 1000:8.0f} ms   "
-          f"ratio {t_persist / t_bare_persist:.2f}x (goal <= 1.5x)")
-    print(f"  bootstrap  {t_boot * 1000:8.0f} ms   bare fget_object + from_file {t_bare_boot * 1000:5.0f} ms   "
-          f"ratio {t_boot / t_bare_boot:.2f}x (goal <= 1.3x)")
+    print(
+        f"sync through a local SeaweedFS, {args.entries:,} entries ({size / 1e6:.1f} MB snapshot),"
+        f" best of {args.rounds}"
+    )
+    print(
+        f"  persist    {t_persist * 1000:8.0f} ms   save + bare fput_object {t_bare_persist * 1000:8.0f} ms   "
+        f"ratio {t_persist / t_bare_persist:.2f}x (goal <= 1.5x)"
+    )
+    print(
+        f"  bootstrap  {t_boot * 1000:8.0f} ms   bare fget_object + from_file {t_bare_boot * 1000:5.0f} ms   "
+        f"ratio {t_boot / t_bare_boot:.2f}x (goal <= 1.3x)"
+    )
     return 0
 
 

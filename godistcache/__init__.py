@@ -9,7 +9,8 @@
 
 from ._core import CORES
 from ._core.table import CORE
-from .cache import TTL, Cache
+from ._version import __version__
+from .cache import TTL, Cache, CacheStats
 from .crypto import Keyring
 from .errors import (
     ConfigurationError,
@@ -19,16 +20,17 @@ from .errors import (
     SnapshotError,
     SyncError,
 )
-from .persist import Persister
-from .s3 import S3Store
-
-__version__ = "0.1.0"
+from .persist import Persister, Store
+from .s3 import Backup, S3Store
+from .snapshot import SnapshotInfo
 
 __all__ = [
     "CORE",
     "CORES",
     "TTL",
+    "Backup",
     "Cache",
+    "CacheStats",
     "ConfigurationError",
     "DecryptionError",
     "GoDistCacheError",
@@ -37,7 +39,8 @@ __all__ = [
     "S3Store",
     "SnapshotAuthenticationError",
     "SnapshotError",
+    "SnapshotInfo",
+    "Store",
     "SyncError",
     "__version__",
 ]
-

@@ -25,8 +25,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from . import __version__
 from ._core.table import CORE
+from ._version import __version__
 from .cache import Cache
 
 __all__ = [
@@ -466,7 +466,7 @@ def environment() -> dict[str, str]:
     }
 
 
-def _table(header: Sequence[str], rows: Sequence[Sequence[str]], left: int = 1) -> list[str]:
+def text_table(header: Sequence[str], rows: Sequence[Sequence[str]], left: int = 1) -> list[str]:
     """Plain text table: the first ``left`` columns left-aligned, the rest right-aligned."""
     widths = [max(len(r[i]) for r in (header, *rows)) for i in range(len(header))]
 
@@ -493,7 +493,7 @@ def format_throughput(results: Sequence[Throughput]) -> list[str]:
     header = ["operation", "keys", "godistcache (M ops/s)", "dict (M ops/s)", "ratio", "Go original (M ops/s)*"]
     return [
         "throughput, best round:",
-        *_table(header, rows, left=2),
+        *text_table(header, rows, left=2),
         "",
         "ratio: godistcache throughput / dict throughput, measured in the same rounds.",
         f"GET: cache.get(k) over shuffled keys of entries put with ttl {GET_TTL}, beside d.get(k).",
@@ -519,7 +519,7 @@ def format_memory(results: Sequence[MemoryUse]) -> list[str]:
     sources = sorted({r.source for r in results})
     return [
         "memory per entry:",
-        *_table(["container", "bytes/entry", "vs dict"], rows),
+        *text_table(["container", "bytes/entry", "vs dict"], rows),
         "",
         f"RSS growth while filling {n:,} entries, each container in a fresh process",
         f"(keys and values built before the first reading; RSS read from {', '.join(sources)}).",

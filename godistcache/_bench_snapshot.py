@@ -16,6 +16,7 @@ same data and the same disk:
 from __future__ import annotations
 
 import dataclasses
+import functools
 import gc
 import os
 import pickle
@@ -26,7 +27,15 @@ from typing import Any, Callable, NamedTuple
 
 from .cache import Cache
 
-__all__ = ["DEFAULT_ENTRIES", "GO_ORIGINAL_MITEMS", "GO_ORIGINAL_MITEMS_HERE", "Point", "SnapshotFigure", "format_snapshot", "measure_snapshot"]
+__all__ = [
+    "DEFAULT_ENTRIES",
+    "GO_ORIGINAL_MITEMS",
+    "GO_ORIGINAL_MITEMS_HERE",
+    "Point",
+    "SnapshotFigure",
+    "format_snapshot",
+    "measure_snapshot",
+]
 
 DEFAULT_ENTRIES = 1_000_000
 QUICK_ENTRIES = 20_000
@@ -61,7 +70,9 @@ class SnapshotFigure(NamedTuple):
         return self.ref_s / self.ours_s
 
 
-def filled_cache(n: int, value: Callable[[int], Any] = lambda i: ("One", i, 3.3), cipher_key: bytes | None = None) -> Cache:
+def filled_cache(
+    n: int, value: Callable[[int], Any] = lambda i: ("One", i, 3.3), cipher_key: bytes | None = None
+) -> Cache:
     cache = Cache(cipher_key=cipher_key)
     put = cache.put
     for i in range(n):
@@ -104,9 +115,9 @@ def measure_snapshot(n: int = DEFAULT_ENTRIES, rounds: int = 3, directory: str |
 
         cache = filled_cache(n, cipher_key=KEY)
         ref = pickle_reference(cache)
-        t_pickle_save = best_time(lambda: pickle_save(ref, pickle_path), rounds)
-        t_save = best_time(lambda: cache.save(plain_path, seal=False), rounds)
-        t_save_sealed = best_time(lambda: cache.save(sealed_path), rounds)
+        t_pickle_save = best_time(functools.partial(pickle_save, ref, pickle_path), rounds)
+        t_save = best_time(functools.partial(cache.save, plain_path, seal=False), rounds)
+        t_save_sealed = best_time(functools.partial(cache.save, sealed_path), rounds)
         data = pickle.dumps(ref, protocol=5)
         del ref
         t_pickle_load = best_time(lambda: pickle.loads(data), rounds)
@@ -114,7 +125,7 @@ def measure_snapshot(n: int = DEFAULT_ENTRIES, rounds: int = 3, directory: str |
         target = Cache()
         t_load = best_time(lambda: target.load(plain_path), rounds)
         sealed_target = Cache(cipher_key=KEY)
-        t_load_sealed = best_time(lambda: sealed_target.load(sealed_path), rounds)
+        t_load_sealed = best_time(functools.partial(sealed_target.load, sealed_path), rounds)
         del cache, target, sealed_target
         figures += [
             SnapshotFigure("save", n, t_save, t_pickle_save, "pickle.dumps + write"),
@@ -126,7 +137,7 @@ def measure_snapshot(n: int = DEFAULT_ENTRIES, rounds: int = 3, directory: str |
         m = max(n // 5, 1)
         objects = filled_cache(m, value=lambda i: Point(i, 3.3, "One"))
         ref = pickle_reference(objects)
-        t_pickle_save = best_time(lambda: pickle_save(ref, pickle_path), rounds)
+        t_pickle_save = best_time(functools.partial(pickle_save, ref, pickle_path), rounds)
         t_save = best_time(lambda: objects.save(plain_path, allow_pickle=True), rounds)
         data = pickle.dumps(ref, protocol=5)
         del ref
@@ -142,7 +153,7 @@ def measure_snapshot(n: int = DEFAULT_ENTRIES, rounds: int = 3, directory: str |
 
 def format_snapshot(figures: Sequence[SnapshotFigure]) -> list[str]:
     """The snapshot table and its footnotes."""
-    from ._bench import _table
+    from ._bench import text_table
 
     rows = []
     for f in figures:
@@ -160,15 +171,25 @@ def format_snapshot(figures: Sequence[SnapshotFigure]) -> list[str]:
                 "-" if go is None else f"{go:.2f} ({go_here:.2f})",
             ]
         )
-    header = ["snapshot", "entries", "godistcache", "M items/s", "reference", "ref time", "speed vs ref", "Go original*"]
+    header = [
+        "snapshot",
+        "entries",
+        "godistcache",
+        "M items/s",
+        "reference",
+        "ref time",
+        "speed vs ref",
+        "Go original*",
+    ]
     return [
         "snapshots, best round:",
-        *_table(header, rows, left=1),
+        *text_table(header, rows, left=1),
         "",
         "speed vs ref: reference time / our time (above 1: we are faster), measured in the same run.",
-        "save/load: str keys \"key:<i>\", values (\"One\", i, 3.3) with a TTL; the references are pickle (protocol 5) of",
+        'save/load: str keys "key:<i>", values ("One", i, 3.3) with a TTL; the references are pickle (protocol 5) of',
         "  {key: (value, expires_ns)}: dumps + write + fsync for save, loads of bytes in memory for load.",
-        "sealed: the same with AES-256-GCM frames, beside our unsealed save/load (goal: at least 0.87x, i.e. <= 1.15x the time).",
+        "sealed: the same with AES-256-GCM frames, beside our unsealed save/load"
+        " (goal: at least 0.87x, i.e. <= 1.15x the time).",
         "pickled values: dataclass values, saved with allow_pickle=True, beside pickle of the same dict.",
         "* Go original: save/load rates (M items/s) its README documents for an Apple M1 Pro, 1M entries;",
         "  in brackets, as measured on the 2-core AMD EPYC VM this project's goals were set on.",

@@ -12,7 +12,7 @@ times a second and not before ``delay`` seconds have passed (the last
 update, done == total, is always drawn), and wipes the line on
 :meth:`~ProgressBar.close`. By default it draws only when its stream is a
 terminal, so a log file or a pipe never gets control characters.
-An instance is a :data:`godistcache.snapshot.Progress` callable; it keeps no
+An instance is a :data:`Progress` callable; it keeps no
 reference to what it measures, so it serves any byte count (file reads,
 uploads, downloads).
 """
@@ -20,11 +20,15 @@ uploads, downloads).
 from __future__ import annotations
 
 import sys
+import threading
 import time
 from types import TracebackType
 from typing import Callable, Optional, TextIO
 
-__all__ = ["ProgressBar"]
+__all__ = ["Progress", "ProgressBar", "TransferProgress"]
+
+#: A progress callback: called with (units done, units in all), bytes or entries, as work goes.
+Progress = Callable[[int, int], None]
 
 _MB = 1_000_000
 
@@ -83,7 +87,8 @@ class ProgressBar:
             return
         now = self._clock()
         if done < total and (
-            now - self._start < self.delay or (self._last_draw is not None and now - self._last_draw < self.min_interval)
+            now - self._start < self.delay
+            or (self._last_draw is not None and now - self._last_draw < self.min_interval)
         ):
             return
         self._last_draw = now
@@ -115,3 +120,32 @@ class ProgressBar:
         self, exc_type: Optional[type[BaseException]], exc: Optional[BaseException], tb: Optional[TracebackType]
     ) -> None:
         self.close()
+
+
+class TransferProgress:
+    """The progress object minio's put_object takes (set_meta, update), calling progress(done, total).
+
+    minio uploads the parts of a large object from several threads; the count is kept under a lock.
+    """
+
+    def __init__(self, progress: Progress, total: int) -> None:
+        self._progress = progress
+        self._lock = threading.Lock()
+        self.total = total
+        self.done = 0
+
+    def set_meta(self, object_name: str, total_length: int) -> None:
+        with self._lock:
+            self.total = total_length
+            self._progress(self.done, self.total)
+
+    def update(self, length: int) -> None:
+        with self._lock:
+            self.done += length
+            self._progress(min(self.done, self.total), self.total)
+
+    def finish(self) -> None:
+        with self._lock:
+            if self.done < self.total or self.total == 0:
+                self.done = self.total
+                self._progress(self.done, self.total)

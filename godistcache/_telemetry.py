@@ -26,6 +26,8 @@ import weakref
 from collections.abc import Iterator
 from typing import Any, Optional
 
+from ._version import __version__
+
 _metrics: Any
 _trace: Any
 try:  # pragma: no cover - depends on what is installed
@@ -42,13 +44,11 @@ ENABLED = _trace is not None
 
 _NAME = "godistcache"
 # Caches are mappings, so unhashable: kept by id, each entry removed when its cache dies.
-_watched: dict[int, "weakref.ref[Any]"] = {}
+_watched: dict[int, weakref.ref[Any]] = {}
 _instruments: dict[str, Any] = {}
 
 
 def _version() -> str:
-    from . import __version__
-
     return __version__
 
 
@@ -114,7 +114,10 @@ def watch(cache: Any) -> None:
     if "gauge" not in _instruments:
         meter = _metrics.get_meter(_NAME, _version())
         _instruments["gauge"] = meter.create_observable_gauge(
-            "godistcache.entries", callbacks=[_observer(len)], unit="{entry}", description="live entries of persisted caches"
+            "godistcache.entries",
+            callbacks=[_observer(len)],
+            unit="{entry}",
+            description="live entries of persisted caches",
         )
         meter.create_observable_counter(
             "godistcache.hits",

@@ -15,7 +15,7 @@ from typing import Any
 from ._core import CORES, twins
 from ._core.table import HOT_METHODS, Table
 from .cache import Cache
-from .sealed import no_keyring
+from .errors import no_keyring
 
 __all__ = ["cache_class"]
 

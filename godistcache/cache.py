@@ -10,52 +10,79 @@ thing in a snapshot moved to another process or machine. Every read compares
 the entry's expiry with the clock: an expired entry is never returned, and is
 freed when it is met (or by :meth:`Cache.expire`).
 
-Sealed values (:meth:`Cache.put_crypt`, :meth:`Cache.get_crypt`) come from
-:mod:`.sealed`, memoization from :mod:`.memo`.
+Each feature comes from a module of its own: sealed values
+(:meth:`Cache.put_crypt`, :meth:`Cache.get_crypt`) from :mod:`.sealed`,
+snapshots from :mod:`._snapshot_methods`, S3 bootstrap and persistence from
+:mod:`.sync`, memoization from :mod:`.memo`.
 """
 
 from __future__ import annotations
 
 import copy as _copy
-import os
 from collections.abc import Callable, ItemsView, Iterator, KeysView, MutableMapping, ValuesView
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from . import snapshot as _snapshot
+from ._contract import CipherKeys, CoreTable
 from ._core.seal import own_sealed_methods
 from ._core.table import HOT_METHODS, TTL, Table, own_methods
-from ._env import default_instance_id
-from .crypto import Keyring
+from ._snapshot_methods import SnapshotMethods
+from .errors import no_keyring
 from .memo import MemoMethods
-from .persist import Persister, Store
-from .sealed import CipherKeys, SealedMethods, as_keyring, no_keyring
-from .snapshot import Progress
+from .sealed import SealedMethods, as_keyring
+from .sync import SyncMethods
 
 __all__ = ["Cache", "CacheStats", "CipherKeys", "TTL"]
 
 _MISSING: Any = object()
 
+if TYPE_CHECKING:
+    _MutableMapping = MutableMapping[Any, Any]
+else:
+    # Unsubscripted at run time: a subscripted base adds __orig_bases__, and the API
+    # reference (pdoc) then takes Cache's own methods (get, put, put_crypt...) for inherited ones.
+    _MutableMapping = MutableMapping
 
-class _KeysView(KeysView):  # type: ignore[type-arg]
+
+class _Restorable(CoreTable, Protocol):
+    """A core table that takes its entries back from a pickle's state (as Cache does)."""
+
+    def __setstate__(self, entries: list[tuple[Any, Any, int]]) -> None: ...
+
+
+_T = TypeVar("_T", bound=_Restorable)
+
+
+class _MappingTable(CoreTable, Protocol):
+    """A core table that is a mapping (as Cache is): what the views need."""
+
+    def __iter__(self) -> Iterator[Any]: ...
+    def __getitem__(self, key: Any) -> Any: ...
+    def __contains__(self, key: object) -> bool: ...
+
+
+_M = TypeVar("_M", bound=_MappingTable)
+
+
+class _KeysView(KeysView[Any]):
     __slots__ = ()
-    _mapping: Table
+    _mapping: CoreTable
 
     def __iter__(self) -> Iterator[Any]:
         return self._mapping._iter(0)
 
 
-class _ValuesView(ValuesView):  # type: ignore[type-arg]
+class _ValuesView(ValuesView[Any]):
     __slots__ = ()
-    _mapping: Table
+    _mapping: CoreTable
 
     def __iter__(self) -> Iterator[Any]:
         return self._mapping._iter(1)
 
 
-class _ItemsView(ItemsView):  # type: ignore[type-arg]
+class _ItemsView(ItemsView[Any, Any]):
     __slots__ = ()
-    _mapping: Table
+    _mapping: CoreTable
 
     def __iter__(self) -> Iterator[tuple[Any, Any]]:
         return self._mapping._iter(2)
@@ -69,8 +96,8 @@ class _ItemsView(ItemsView):  # type: ignore[type-arg]
 
 
 def _empty(
-    cls: type[Table], default_ttl_ns: int, keyring: Any = None, bounds: tuple[Any, Any, Any] = (None, None, None)
-) -> Table:
+    cls: type[_T], default_ttl_ns: int, keyring: Any = None, bounds: tuple[Any, Any, Any] = (None, None, None)
+) -> _T:
     """An empty cache of cls with this default TTL, keyring and bounds (max_size, max_weight, weigher).
 
     For copies and unpickling. Not cls(): Cache() reads the environment,
@@ -81,11 +108,11 @@ def _empty(
     if bounds != (None, None, None):
         table._set_bound(*bounds)
     if hasattr(cls, "_keyring"):  # the class has the slot (Cache does)
-        table._keyring = keyring  # type: ignore[attr-defined]
+        setattr(table, "_keyring", keyring)  # noqa: B010  (cls is any core table class; only some have the slot)
     return table
 
 
-def _bounds(table: Table) -> tuple[Any, Any, Any]:
+def _bounds(table: CoreTable) -> tuple[Any, Any, Any]:
     return (table.max_size, table.max_weight, table.weigher)
 
 
@@ -125,48 +152,45 @@ class _CacheMethods:
 
     __slots__ = ()
 
-    def keys(self) -> KeysView[Any]:
+    def keys(self: _M) -> KeysView[Any]:
         """A view of the live keys, in insertion order."""
-        return _KeysView(self)  # type: ignore[arg-type]
+        return _KeysView(self)
 
-    def values(self) -> ValuesView[Any]:
+    def values(self: _M) -> ValuesView[Any]:
         """A view of the live values, in insertion order."""
-        return _ValuesView(self)  # type: ignore[arg-type]
+        return _ValuesView(self)
 
-    def items(self) -> ItemsView[Any, Any]:
+    def items(self: _M) -> ItemsView[Any, Any]:
         """A view of the live (key, value) pairs, in insertion order."""
-        return _ItemsView(self)  # type: ignore[arg-type]
+        return _ItemsView(self)
 
-    def stats(self) -> CacheStats:
+    def stats(self: CoreTable) -> CacheStats:
         """Counts of hits, misses, puts, deletes, expired and evicted entries since the cache was created.
 
         The core keeps them as plain integers at every call, at no measurable
         cost; reading them takes one ``len()``.
         """
-        table: Any = self
-        size = len(table)  # frees expired entries first, and counts them
+        size = len(self)  # frees expired entries first, and counts them
         return CacheStats(
-            table._hits, table._misses, table._puts, table._deletes, table._expired, table._evicted, size, table._weight
+            self._hits, self._misses, self._puts, self._deletes, self._expired, self._evicted, size, self._weight
         )
 
-    def copy(self) -> Any:
+    def copy(self: _T) -> _T:
         """A shallow copy: same entries, expiry times, default TTL, bounds and keyring; no on_evict listener."""
-        table: Table = self  # type: ignore[assignment]
-        new = _empty(type(table), table._default_ttl_ns, getattr(self, "_keyring", None), _bounds(table))
-        new.__setstate__(list(table._iter(3)))  # type: ignore[attr-defined]
+        new = _empty(type(self), self._default_ttl_ns, getattr(self, "_keyring", None), _bounds(self))
+        new.__setstate__(list(self._iter(3)))
         return new
 
     __copy__ = copy
 
-    def __deepcopy__(self, memo: dict[int, Any]) -> Any:
+    def __deepcopy__(self: _T, memo: dict[int, Any]) -> _T:
         # The entries are copied deeply, the keyring is shared (it is immutable).
-        table: Table = self  # type: ignore[assignment]
-        new = _empty(type(table), table._default_ttl_ns, getattr(self, "_keyring", None), _bounds(table))
+        new = _empty(type(self), self._default_ttl_ns, getattr(self, "_keyring", None), _bounds(self))
         memo[id(self)] = new
-        new.__setstate__(_copy.deepcopy(list(table._iter(3)), memo))  # type: ignore[attr-defined]
+        new.__setstate__(_copy.deepcopy(list(self._iter(3)), memo))
         return new
 
-    def __reduce__(self) -> tuple[Any, ...]:
+    def __reduce__(self: CoreTable) -> tuple[Any, ...]:
         # The entries travel as state, restored after the new cache is in the
         # pickle memo, so a cache that holds itself pickles as a dict does.
         # Expiry times are absolute Unix ns: entries that have expired by the
@@ -175,239 +199,24 @@ class _CacheMethods:
         # environment either) and its sealed values stay sealed until one is
         # given, by setting cache.keyring. Bounds travel (the weigher must
         # pickle), an on_evict listener does not.
-        table: Table = self  # type: ignore[assignment]
-        bounds = _bounds(table)
-        args = (type(table), table._default_ttl_ns) if bounds == (None, None, None) else (type(table), table._default_ttl_ns, None, bounds)
-        return (_empty, args, list(table._iter(3)))
+        bounds = _bounds(self)
+        args = (
+            (type(self), self._default_ttl_ns)
+            if bounds == (None, None, None)
+            else (type(self), self._default_ttl_ns, None, bounds)
+        )
+        return (_empty, args, list(self._iter(3)))
 
-    def __setstate__(self, entries: list[tuple[Any, Any, int]]) -> None:
-        table: Table = self  # type: ignore[assignment]
+    def __setstate__(self: CoreTable, entries: list[tuple[Any, Any, int]]) -> None:
         for key, value, expires in entries:
-            table._put_at(key, value, expires)
+            self._put_at(key, value, expires)
 
-    def __repr__(self) -> str:
+    def __repr__(self: CoreTable) -> str:
         # Counts only: values may be secrets and must not end up in logs.
-        table: Table = self  # type: ignore[assignment]
-        return f"<{type(self).__name__} entries={len(table)} default_ttl={table.default_ttl}>"
+        return f"<{type(self).__name__} entries={len(self)} default_ttl={self.default_ttl}>"
 
 
-def _instance_id(given: str | None) -> str:
-    """The name a writer puts in its snapshots: given, else ``GODISTCACHE_INSTANCE_ID``, else the host name."""
-    return default_instance_id() if given is None else given
-
-
-class _SnapshotMethods:
-    """Snapshot files (:mod:`godistcache.snapshot`), for a cache class with ``_keyring``."""
-
-    __slots__ = ()
-
-    _keyring: Keyring | None
-
-    def save(
-        self,
-        path: str | os.PathLike[str],
-        *,
-        allow_pickle: bool = False,
-        seal: bool | None = None,
-        instance_id: str | None = None,
-        progress: Progress | None = None,
-    ) -> int:
-        """Write the live entries to a snapshot file, atomically.
-
-        The file is written next to path under a temporary name (mode 0600),
-        fsynced and renamed over path, and the directory is fsynced: a crash
-        or an error leaves the previous file intact. Entries expired at the
-        time of the call are not written.
-
-        Args:
-            path: the file to write (by convention ending in ``.godistcache``).
-            allow_pickle: pickle keys and values the codec has no native form
-                for; otherwise they raise TypeError.
-            seal: seal the file with AES-256-GCM under the keyring's newest
-                key; None (the default) seals when the cache has a keyring.
-            instance_id: name of the writer kept in the header; None takes
-                ``GODISTCACHE_INSTANCE_ID``, else the host name.
-            progress: called with (entries written, entries in all) after each frame.
-
-        Returns:
-            The number of entries written.
-
-        Raises:
-            ConfigurationError: seal=True and the cache has no keyring.
-            TypeError, ValueError: an entry does not encode (the message gives
-                its position and key type).
-            OSError: the file could not be written.
-        """
-        keyring = self._keyring
-        if seal is None:
-            seal = keyring is not None
-        if seal and keyring is None:
-            raise no_keyring()
-        return _snapshot.save(
-            self, path, keyring=keyring if seal else None, allow_pickle=allow_pickle, instance_id=_instance_id(instance_id), progress=progress
-        )
-
-    def load(
-        self,
-        path: str | os.PathLike[str],
-        merge: bool = False,
-        *,
-        allow_pickle: bool = False,
-        require_sealed: bool | None = None,
-        progress: Progress | None = None,
-    ) -> int:
-        """Load a snapshot file written by :meth:`save`.
-
-        The whole file is read and checked before the cache changes: a
-        damaged, forged or unreadable file raises and leaves the cache as it
-        was. Entries that expired since the save are skipped.
-
-        Args:
-            path: the snapshot file.
-            merge: False replaces the cache's entries with the file's; True
-                adds the file's entries, the file's value winning on a key
-                present in both.
-            allow_pickle: unpickle pickled values of an unsealed file. Only for
-                files you trust: anyone who can write the file can make that
-                run code. Values of a sealed file are always unpickled, as only
-                a key holder can write one.
-            require_sealed: refuse an unsealed file. None (the default): refuse
-                it when the cache has a keyring.
-            progress: called with (bytes read, file size) after each frame.
-
-        Returns:
-            The number of entries loaded.
-
-        Raises:
-            SnapshotError: not a snapshot, unsupported version, damaged (the
-                message gives the frame and byte offset), or unsealed while
-                require_sealed.
-            DecryptionError: a sealed frame fails authentication, or the file
-                is sealed with a key the keyring lacks.
-            ConfigurationError: the file is sealed and the cache has no keyring.
-            OSError: the file can't be read.
-        """
-        return _snapshot.load_into(
-            self, path, merge=merge, allow_pickle=allow_pickle, require_sealed=require_sealed, progress=progress
-        )
-
-    def export_json(self, out: IO[str], *, instance_id: str | None = None) -> int:
-        """Write the live entries to a text stream as JSON, for people and other languages.
-
-        The document is the one ``godistcache export --json`` writes from a
-        snapshot (see :func:`godistcache.snapshot.export_json` for its shape):
-        JSON types as they are, the codec's other types as one-key objects
-        such as ``{"$bytes": "..."}``; sealed values stay sealed.
-
-        Returns:
-            The number of entries written.
-
-        Raises:
-            TypeError: a key or value has no JSON form (an object the value
-                codec would need pickle for); nothing is written then.
-        """
-        return _snapshot.dump_json(self, out, _instance_id(instance_id))
-
-    def persist_to_s3(self, store: Store, interval: float = 900.0, **options: Any) -> Persister:
-        """Upload a snapshot of this cache to store every interval seconds, from a daemon thread.
-
-        Args:
-            store: an :class:`~godistcache.s3.S3Store` (or anything with
-                ``upload(path) -> str``).
-            interval: seconds between uploads.
-            options: passed to :class:`~godistcache.persist.Persister`
-                (``min_backoff``, ``allow_pickle``, ``seal``, ``final_flush``).
-
-        Returns:
-            The running :class:`~godistcache.persist.Persister`: ``flush()``
-            uploads now, ``stop()`` (or leaving a ``with`` block) ends it
-            after a final upload. It holds the cache by weak reference.
-
-        From this call on the cache keeps each entry's write time (8 bytes
-        per entry, one clock reading per write), and its snapshots carry
-        them: a bootstrap that merges instances keeps the later write of
-        each key.
-        """
-        from .persist import Persister
-
-        self._track_writes()  # type: ignore[attr-defined]
-        return Persister(self, store, interval, **options)
-
-    @classmethod
-    def from_s3(
-        cls,
-        store: Any,
-        default_ttl: TTL | None = 0,
-        *,
-        cipher_key: CipherKeys | None = None,
-        merge_instances: bool = False,
-        allow_pickle: bool = False,
-        require_sealed: bool | None = None,
-    ) -> Any:
-        """A new cache bootstrapped from an object store.
-
-        Args:
-            store: an :class:`~godistcache.s3.S3Store`.
-            default_ttl, cipher_key: as for the constructor (the keyring
-                opens sealed snapshots and is the new cache's keyring).
-            merge_instances: False loads the master snapshot (the newest upload
-                of any instance); True loads the newest snapshot of every
-                instance and keeps, for a key several of them hold, the entry
-                written last (entries carry their write time when their cache
-                was persisted with :meth:`persist_to_s3`; where write times
-                are unknown, the snapshot saved last wins).
-            allow_pickle, require_sealed: as for :meth:`load`.
-
-        Raises:
-            SyncError: the store can't be read (the message says why).
-            SnapshotError, DecryptionError, ConfigurationError: as for :meth:`load`.
-        """
-        import tempfile
-
-        cache = cls(default_ttl, cipher_key=cipher_key)  # type: ignore[call-arg]
-        cache._track_writes()  # type: ignore[attr-defined]  # the entries keep their write times, for this cache's own uploads and merges
-        with tempfile.TemporaryDirectory(prefix="godistcache-bootstrap-") as tmp:
-            if not merge_instances:
-                path = os.path.join(tmp, "master.godistcache")
-                store.download_master(path)
-                cache.load(path, allow_pickle=allow_pickle, require_sealed=require_sealed)
-                return cache
-            paths = []
-            for i, backup in enumerate(store.newest_per_instance().values()):
-                path = os.path.join(tmp, f"{i}.godistcache")
-                store.download(backup.object_name, path)
-                paths.append(path)
-            # Oldest snapshot first: on equal (or unknown) write times the later snapshot wins.
-            paths.sort(key=_snapshot.created_ns)
-            for path in paths:
-                _snapshot.load_into(
-                    cache, path, merge=True, newer=True, allow_pickle=allow_pickle, require_sealed=require_sealed
-                )
-        return cache
-
-    @classmethod
-    def from_file(
-        cls,
-        path: str | os.PathLike[str],
-        default_ttl: TTL | None = 0,
-        *,
-        cipher_key: CipherKeys | None = None,
-        allow_pickle: bool = False,
-        require_sealed: bool | None = None,
-        progress: Progress | None = None,
-    ) -> Any:
-        """A new cache holding the entries of a snapshot file.
-
-        ``default_ttl`` and ``cipher_key`` are as for the constructor (the
-        keyring opens a sealed file and is the new cache's keyring); the other
-        arguments are as for :meth:`load`.
-        """
-        cache = cls(default_ttl, cipher_key=cipher_key)  # type: ignore[call-arg]
-        cache.load(path, allow_pickle=allow_pickle, require_sealed=require_sealed, progress=progress)
-        return cache
-
-
-class Cache(_SnapshotMethods, SealedMethods, MemoMethods, _CacheMethods, Table, MutableMapping):  # type: ignore[type-arg]
+class Cache(SyncMethods, SnapshotMethods, SealedMethods, MemoMethods, _CacheMethods, Table, _MutableMapping):
     """A dict-fast local cache whose entries expire.
 
     Args:

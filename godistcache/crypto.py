@@ -173,7 +173,9 @@ class Keyring(KeyringCore):
                 raise ConfigurationError(f"key {i} (oldest first): {exc}") from None
             kid = hashlib.sha256(_ID_DOMAIN + raw).digest()[:_ID_SIZE]
             if kid in aeads:
-                raise ConfigurationError(f"key {i} (oldest first) has key id {kid.hex()}, as an earlier key: a key is listed twice")
+                raise ConfigurationError(
+                    f"key {i} (oldest first) has key id {kid.hex()}, as an earlier key: a key is listed twice"
+                )
             aeads[kid] = AESGCM(raw)
             raws[kid] = raw
         if not aeads:
@@ -185,7 +187,7 @@ class Keyring(KeyringCore):
         _live_keyrings.add(self)
 
     @classmethod
-    def from_env(cls) -> Keyring:
+    def from_env(cls, *, stacklevel: int = 1) -> Keyring:
         """The keyring named by ``GODISTCACHE_AES_CIPHER_KEY``.
 
         The variable holds one key, or several separated by commas, oldest
@@ -193,11 +195,15 @@ class Keyring(KeyringCore):
         alone: write it in hex or base64 to list it with others). If
         ``GODISTCACHE_AES_CIPHER_IV`` is set, warns once that it is ignored.
 
+        Args:
+            stacklevel: which caller that warning names, as for
+                ``warnings.warn`` (1: the caller of from_env; a wrapper passes more).
+
         Raises:
             ConfigurationError: the variable is unset or empty, or a key in it
                 is malformed.
         """
-        return cls._from_environ(stacklevel=2)
+        return cls._from_environ(stacklevel=stacklevel + 1)
 
     @classmethod
     def _from_environ(cls, stacklevel: int) -> Keyring:
@@ -209,11 +215,19 @@ class Keyring(KeyringCore):
             raise ConfigurationError(f"{ENV_KEY} is not set")
         if not value:
             raise ConfigurationError(f"{ENV_KEY} is set but empty")
-        return cls._from_variable(ENV_KEY, value)
+        return cls.from_variable(ENV_KEY, value)
 
     @classmethod
-    def _from_variable(cls, var: str, value: str) -> Keyring:
-        """The keyring an environment variable's value names: one key, or several separated by commas."""
+    def from_variable(cls, var: str, value: str) -> Keyring:
+        """The keyring an environment variable's value names: one key, or several separated by commas.
+
+        Args:
+            var: the variable's name, for error messages.
+            value: its value.
+
+        Raises:
+            ConfigurationError: a key in value is malformed (the message names var).
+        """
         # Every key form is at most 64 characters, so a longer value is a list.
         parts = value.split(",") if len(value) > 2 * KEY_SIZE else [value]
         try:
@@ -221,7 +235,12 @@ class Keyring(KeyringCore):
         except ConfigurationError as exc:
             raise ConfigurationError(f"{var}: {exc}") from None
 
-    def _derive(self, kid: bytes | None, salt: bytes, info: bytes) -> AESGCM:
+    @property
+    def newest_id(self) -> bytes:
+        """The id (4 bytes) of the newest key, the one that seals."""
+        return self._ids[-1]
+
+    def derive(self, kid: bytes | None, salt: bytes, info: bytes) -> AESGCM:
         """A one-use AES-256-GCM key: HKDF-SHA256 of key ``kid`` (None: the newest) over salt and info.
 
         Snapshot files are sealed under a key derived this way from a fresh
@@ -235,7 +254,9 @@ class Keyring(KeyringCore):
             kid = self._ids[-1]
         raw = self._raw.get(kid)
         if raw is None:
-            raise DecryptionError(f"sealed with key id {kid.hex()}, which this keyring does not have ({self._id_list()})")
+            raise DecryptionError(
+                f"sealed with key id {kid.hex()}, which this keyring does not have ({self._id_list()})"
+            )
         return AESGCM(HKDF(algorithm=SHA256(), length=KEY_SIZE, salt=salt, info=info).derive(raw))
 
     @property

@@ -8,7 +8,15 @@ working.
 
 from __future__ import annotations
 
-__all__ = ["ConfigurationError", "DecryptionError", "GoDistCacheError", "SnapshotAuthenticationError", "SnapshotError", "SyncError"]
+__all__ = [
+    "ConfigurationError",
+    "DecryptionError",
+    "GoDistCacheError",
+    "SnapshotAuthenticationError",
+    "SnapshotError",
+    "SyncError",
+    "no_keyring",
+]
 
 
 class GoDistCacheError(Exception):
@@ -85,3 +93,12 @@ class SyncError(GoDistCacheError):
         self.bucket = bucket
         self.object_name = object_name
         self.operation = operation
+
+
+def no_keyring() -> ConfigurationError:
+    """The error of a cache asked to seal or open something while it has no keyring."""
+    # The variable's name is crypto.ENV_KEY, spelled out: this module imports nothing of the package.
+    return ConfigurationError(
+        "this cache has no cipher key: pass Cache(cipher_key=...), set cache.keyring, "
+        "or set GODISTCACHE_AES_CIPHER_KEY before the cache is created"
+    )

@@ -17,15 +17,18 @@ the thread. :meth:`Persister.stop` ends it after a final upload.
 
 from __future__ import annotations
 
+import datetime
 import logging
 import os
 import tempfile
 import threading
 import time
 import weakref
-from typing import Any, Optional, Protocol
+from typing import Any, Optional, Protocol, Union
 
 from . import _telemetry
+from ._progress import Progress
+from ._s3_names import Backup
 
 __all__ = ["Persister", "Store"]
 
@@ -33,10 +36,35 @@ logger = logging.getLogger(__name__)
 
 
 class Store(Protocol):
-    """What a persister uploads to (:class:`godistcache.s3.S3Store` is one)."""
+    """An object store of snapshot files, as a persister and a bootstrap use it.
 
-    def upload(self, path: str) -> str:
-        """Upload the snapshot file at path; return the name it was stored under."""
+    :class:`~godistcache.s3.S3Store` is one.
+
+    A :class:`Persister` calls only ``upload`` (and ``prune``, given
+    ``keep_days``); :meth:`Cache.from_s3` calls ``download_master``, or
+    ``newest_per_instance`` and ``download``.
+    """
+
+    def upload(self, path: Union[str, os.PathLike[str]], *, progress: Optional[Progress] = None) -> str:
+        """Upload the snapshot file at path as this instance's backup, and make it the master; return its name."""
+        ...
+
+    def download(
+        self, object_name: str, path: Union[str, os.PathLike[str]], *, progress: Optional[Progress] = None
+    ) -> int:
+        """Download an object to a local file, atomically; return the bytes written."""
+        ...
+
+    def download_master(self, path: Union[str, os.PathLike[str]], *, progress: Optional[Progress] = None) -> int:
+        """Download the master snapshot (the newest upload of any instance) to path, atomically."""
+        ...
+
+    def newest_per_instance(self) -> dict[str, Backup]:
+        """Each instance's newest backup, by instance id."""
+        ...
+
+    def prune(self, keep_days: int, *, today: Optional[datetime.date] = None) -> list[str]:
+        """Delete this instance's backups older than keep_days days (never its newest); return their names."""
         ...
 
 
@@ -56,7 +84,7 @@ class Persister:
 
     Args:
         cache: the cache (held by weak reference).
-        store: where snapshots go: anything with ``upload(path) -> str``.
+        store: where snapshots go (a :class:`Store`; only ``upload``, and ``prune`` with keep_days, are called).
         interval: seconds between uploads (> 0).
         min_backoff: seconds before the first retry of a failed cycle; each
             further failure doubles it, up to ``interval``.
@@ -262,8 +290,13 @@ class Persister:
         logger.info("godistcache: persisted to %r as %s", self.store, name)
         if self.keep_days is not None:
             try:
-                self.store.prune(self.keep_days)  # type: ignore[attr-defined]
+                self.store.prune(self.keep_days)
             except Exception as exc:
-                logger.warning("godistcache: pruning backups older than %d days at %r failed (%s: %s)",
-                               self.keep_days, self.store, type(exc).__name__, exc)
+                logger.warning(
+                    "godistcache: pruning backups older than %d days at %r failed (%s: %s)",
+                    self.keep_days,
+                    self.store,
+                    type(exc).__name__,
+                    exc,
+                )
         return name, None

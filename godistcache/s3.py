@@ -26,37 +26,24 @@ import contextlib
 import datetime
 import logging
 import os
-import re
-import socket
 import threading
-import urllib.parse
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
-from typing import Any, Callable, NoReturn, Optional
+from typing import Any, NoReturn, Optional
 
 from . import _telemetry
 from ._env import default_instance_id
 from ._files import atomic_write, open_regular
+from ._progress import Progress, TransferProgress
+from ._s3_config import Hidden, args_from_env, parse_endpoint
+from ._s3_errors import sync_error
+from ._s3_names import DATE_RE, INSTANCE_RE, OBJECT_RE, Backup, check_instance_id, utc_today
+from ._snapshot_file import SUFFIX
 from .errors import ConfigurationError, SyncError
 
 __all__ = ["SUFFIX", "Backup", "S3Store"]
 
 logger = logging.getLogger(__name__)
 
-#: What every object name this module writes ends with.
-SUFFIX = ".godistcache"
-
-#: Called with (bytes transferred, bytes in all) as a transfer goes; same as :data:`godistcache.snapshot.Progress`.
-Progress = Callable[[int, int], None]
-
-_ENV = "GODISTCACHE_S3_"
-_TRUE = frozenset({"1", "true", "yes", "on"})
-_FALSE = frozenset({"0", "false", "no", "off"})
-#: An instance id: it becomes part of object names, so no "/" and nothing a shell or URL must quote.
-_INSTANCE_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
-#: The object name (a prefix of every object): may have "/"-separated folders.
-_OBJECT_RE = re.compile(r"[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*")
-_DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
 #: Above this size S3 copies no object in one request; compose_object does it in parts.
 _MAX_COPY = 5 * 1024**3
 _CHUNK = 1024 * 1024
@@ -86,140 +73,6 @@ def _pool_manager(**kwargs: Any) -> Any:
             return super().urlopen(method, url, redirect, **kw)
 
     return PoolManager(**kwargs)
-
-#: S3 error codes and what they mean, for SyncError messages.
-_CAUSES = {
-    "InvalidAccessKeyId": "wrong credentials: the server does not know the access key",
-    "SignatureDoesNotMatch": "wrong credentials: the secret key does not match the access key",
-    "AccessDenied": "access denied: the credentials are not allowed to do this",
-    "InvalidToken": "wrong credentials: the session token is not valid",
-    "ExpiredToken": "wrong credentials: the session token has expired",
-    "RequestTimeTooSkewed": "this machine's clock is too far from the server's",
-    "NoSuchBucket": "the bucket does not exist",
-    "NoSuchKey": "the object does not exist",
-    "NoSuchObject": "the object does not exist",
-    "ResourceNotFound": "the object does not exist",
-}
-
-
-class _Hidden:
-    """A secret that shows as ``'***'`` in reprs, ``vars()`` and tracebacks' locals."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def reveal(self) -> str:
-        return self._value
-
-    def __repr__(self) -> str:
-        return "'***'"
-
-    __str__ = __repr__
-
-
-@dataclass(frozen=True)
-class Backup:
-    """One instance's dated backup in the bucket.
-
-    Attributes:
-        object_name: the object's full name, ``<object>_<instance>_<YYYY-MM-DD>.godistcache``.
-        instance_id: the instance that wrote it.
-        date: the UTC date in its name.
-        size: its size in bytes.
-        last_modified: when the store last wrote it (UTC), if the store says.
-    """
-
-    object_name: str
-    instance_id: str
-    date: datetime.date
-    size: int
-    last_modified: Optional[datetime.datetime]
-
-
-def _today() -> datetime.date:
-    return datetime.datetime.now(datetime.timezone.utc).date()
-
-
-def _parse_endpoint(endpoint: str, secure: Optional[bool]) -> tuple[str, bool]:
-    """(``host[:port]``, secure) for an endpoint given as a URL or as ``host[:port]``."""
-    text = endpoint.strip()
-    if not text:
-        raise ConfigurationError("the S3 endpoint is empty")
-    if "://" in text:
-        url = urllib.parse.urlsplit(text)
-        scheme = url.scheme.lower()
-        if scheme not in ("http", "https"):
-            raise ConfigurationError(f"the S3 endpoint's scheme must be http or https, not {url.scheme!r}")
-        if url.username is not None or url.password is not None:
-            # Never echo it: the URL holds a credential.
-            raise ConfigurationError("the S3 endpoint must not hold credentials (user:password@): give access_key and secret_key")
-        if url.path not in ("", "/") or url.query or url.fragment:
-            raise ConfigurationError(f"the S3 endpoint must be scheme://host[:port] only, without a path or query: {text!r}")
-        if not url.hostname:
-            raise ConfigurationError(f"the S3 endpoint has no host: {text!r}")
-        try:
-            url.port  # noqa: B018  (validates the port)
-        except ValueError:
-            raise ConfigurationError(f"the S3 endpoint's port is not a number in 1..65535: {text!r}") from None
-        return url.netloc, (scheme == "https") if secure is None else secure
-    if "@" in text:
-        raise ConfigurationError("the S3 endpoint must not hold credentials (user:password@): give access_key and secret_key")
-    if "/" in text or "?" in text or "#" in text:
-        raise ConfigurationError(f"the S3 endpoint must be host[:port] or scheme://host[:port]: {text!r}")
-    try:
-        urllib.parse.urlsplit("//" + text).port  # noqa: B018  (validates the port)
-    except ValueError:
-        raise ConfigurationError(f"the S3 endpoint's port is not a number in 1..65535: {text!r}") from None
-    return text, True if secure is None else secure
-
-
-def _parse_bool(name: str, value: str) -> bool:
-    v = value.strip().lower()
-    if v in _TRUE:
-        return True
-    if v in _FALSE:
-        return False
-    raise ConfigurationError(f"{name} must be true or false (also 1/0, yes/no, on/off), got {value!r}")
-
-
-def _check_instance_id(instance_id: str, where: str) -> str:
-    if not _INSTANCE_RE.fullmatch(instance_id):
-        raise ConfigurationError(
-            f"{where} {instance_id!r} can't be part of an object name: use 1 to 128 letters, digits, '.', '_' "
-            "or '-', starting with a letter or digit (set GODISTCACHE_INSTANCE_ID or pass instance_id=)"
-        )
-    return instance_id
-
-
-class _TransferProgress:
-    """The progress object minio's put_object takes (set_meta, update), calling progress(done, total).
-
-    minio uploads the parts of a large object from several threads; the count is kept under a lock.
-    """
-
-    def __init__(self, progress: Progress, total: int) -> None:
-        self._progress = progress
-        self._lock = threading.Lock()
-        self.total = total
-        self.done = 0
-
-    def set_meta(self, object_name: str, total_length: int) -> None:
-        with self._lock:
-            self.total = total_length
-            self._progress(self.done, self.total)
-
-    def update(self, length: int) -> None:
-        with self._lock:
-            self.done += length
-            self._progress(min(self.done, self.total), self.total)
-
-    def finish(self) -> None:
-        with self._lock:
-            if self.done < self.total or self.total == 0:
-                self.done = self.total
-                self._progress(self.done, self.total)
 
 
 class S3Store:
@@ -279,7 +132,7 @@ class S3Store:
         from minio import Minio
         from minio.helpers import check_bucket_name
 
-        host, use_tls = _parse_endpoint(endpoint, secure)
+        host, use_tls = parse_endpoint(endpoint, secure)
         if not access_key or not secret_key:
             raise ConfigurationError("S3 credentials are missing: both access_key and secret_key are needed")
         try:
@@ -289,7 +142,7 @@ class S3Store:
         object_name = object_name.strip()
         if object_name.endswith(SUFFIX):
             object_name = object_name[: -len(SUFFIX)]
-        if not _OBJECT_RE.fullmatch(object_name):
+        if not OBJECT_RE.fullmatch(object_name):
             raise ConfigurationError(
                 f"not a valid object name: {object_name!r} (letters, digits, '.', '_', '-', and '/' between folders)"
             )
@@ -299,9 +152,9 @@ class S3Store:
         if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
             raise ConfigurationError(f"retries must be an int >= 0, got {retries!r}")
         if instance_id is None:
-            instance_id = _check_instance_id(default_instance_id(), "the instance id")
+            instance_id = check_instance_id(default_instance_id(), "the instance id")
         else:
-            instance_id = _check_instance_id(instance_id, "instance_id")
+            instance_id = check_instance_id(instance_id, "instance_id")
 
         self.endpoint = host
         self.secure = use_tls
@@ -312,8 +165,8 @@ class S3Store:
         self.connect_timeout = float(connect_timeout)
         self.read_timeout = float(read_timeout)
         self.retries = retries
-        self._access_key = _Hidden(access_key)
-        self._secret_key = _Hidden(secret_key)
+        self._access_key = Hidden(access_key)
+        self._secret_key = Hidden(secret_key)
         http = _pool_manager(
             timeout=urllib3.Timeout(connect=connect_timeout, read=read_timeout),
             maxsize=10,
@@ -328,7 +181,9 @@ class S3Store:
                 respect_retry_after_header=False,
             ),
         )
-        self._client = Minio(host, access_key=access_key, secret_key=secret_key, secure=use_tls, region=region, http_client=http)
+        self._client = Minio(
+            host, access_key=access_key, secret_key=secret_key, secure=use_tls, region=region, http_client=http
+        )
 
     @classmethod
     def from_env(
@@ -358,55 +213,7 @@ class S3Store:
             ConfigurationError: a required variable is unset or empty (the
                 message names every one missing), or a value is malformed.
         """
-        env = os.environ if environ is None else environ
-
-        def get(var: str) -> Optional[str]:
-            value = env.get(var, "")
-            return value if value.strip() else None
-
-        args: dict[str, Any] = {}
-        missing = []
-        for param, var in (
-            ("endpoint", _ENV + "ENDPOINT"),
-            ("bucket", _ENV + "BUCKET"),
-            ("access_key", _ENV + "ACCESS_KEY"),
-            ("secret_key", _ENV + "SECRET_KEY"),
-        ):
-            if param in overrides:
-                continue
-            value = get(var)
-            if value is None:
-                missing.append(var)
-            else:
-                args[param] = value.strip()
-        if missing:
-            raise ConfigurationError(f"S3 is not configured: set {', '.join(missing)}")
-        obj = get(_ENV + "OBJECT")
-        if obj is not None:
-            args["object_name"] = obj
-        ssl = get(_ENV + "SSL")
-        if ssl is not None and "secure" not in overrides:
-            args["secure"] = _parse_bool(_ENV + "SSL", ssl)
-        for param, var, parse in (
-            ("connect_timeout", _ENV + "CONNECT_TIMEOUT", float),
-            ("read_timeout", _ENV + "READ_TIMEOUT", float),
-            ("retries", _ENV + "RETRIES", int),
-        ):
-            text = get(var)
-            if text is not None and param not in overrides:
-                try:
-                    args[param] = parse(text.strip())
-                except ValueError:
-                    kind = "a whole number" if parse is int else "a number of seconds"
-                    raise ConfigurationError(f"{var} must be {kind}, got {text!r}") from None
-        instance = get("GODISTCACHE_INSTANCE_ID")
-        if "instance_id" not in overrides:
-            if instance is not None:
-                args["instance_id"] = _check_instance_id(instance.strip(), "GODISTCACHE_INSTANCE_ID")
-            else:
-                args["instance_id"] = _check_instance_id(socket.gethostname(), "the host name (the default instance id)")
-        args.update(overrides)
-        return cls(**args)
+        return cls(**args_from_env(os.environ if environ is None else environ, overrides))
 
     @property
     def max_request_seconds(self) -> float:
@@ -438,7 +245,9 @@ class S3Store:
         )
 
     def __reduce__(self) -> NoReturn:
-        raise TypeError("an S3Store holds credentials and does not pickle; make one in each process (S3Store.from_env())")
+        raise TypeError(
+            "an S3Store holds credentials and does not pickle; make one in each process (S3Store.from_env())"
+        )
 
     # ------------------------------------------------------------------ names
 
@@ -453,8 +262,11 @@ class S3Store:
         return self.object_name + SUFFIX
 
     def backup_name(self, date: Optional[datetime.date] = None) -> str:
-        """This instance's backup object for date (default: today, UTC): ``<object>_<instance>_<YYYY-MM-DD>.godistcache``."""
-        day = _today() if date is None else date
+        """This instance's backup object for date (default: today, UTC).
+
+        Named ``<object>_<instance>_<YYYY-MM-DD>.godistcache``.
+        """
+        day = utc_today() if date is None else date
         return f"{self.object_name}_{self.instance_id}_{day.isoformat()}{SUFFIX}"
 
     def parse_backup_name(self, object_name: str) -> Optional[tuple[str, datetime.date]]:
@@ -464,7 +276,7 @@ class S3Store:
             return None
         middle = object_name[len(prefix) : -len(SUFFIX)]
         instance, sep, day = middle.rpartition("_")
-        if not sep or not _INSTANCE_RE.fullmatch(instance) or not _DATE_RE.fullmatch(day):
+        if not sep or not INSTANCE_RE.fullmatch(instance) or not DATE_RE.fullmatch(day):
             return None
         try:
             return instance, datetime.date.fromisoformat(day)
@@ -479,71 +291,6 @@ class S3Store:
                 text = text.replace(secret, "***")
         return text
 
-    def _sync_error(self, operation: str, object_name: Optional[str], exc: BaseException) -> SyncError:
-        """A SyncError for exc, raised by minio or urllib3 during operation."""
-        import urllib3.exceptions
-        from minio.error import InvalidResponseError, S3Error, ServerError
-
-        code: str
-        where = f"{self.url}, bucket {self.bucket!r}" + (f", object {object_name!r}" if object_name else "")
-        if isinstance(exc, S3Error):
-            code = exc.code or "S3Error"
-            cause = _CAUSES.get(code)
-            if code == "NoSuchBucket":
-                cause = f"the bucket {self.bucket!r} does not exist"
-            elif code in ("NoSuchKey", "NoSuchObject", "ResourceNotFound"):
-                cause = f"the object {object_name!r} does not exist" if object_name else cause
-            if cause is None:
-                cause = self._scrub(exc.message or "the server refused the request")
-            cause = f"{cause} ({code})"
-        elif isinstance(exc, ServerError):
-            code = f"HTTP {exc.status_code}"
-            cause = f"the server failed (HTTP {exc.status_code})"
-        elif isinstance(exc, InvalidResponseError):
-            code = "InvalidResponse"
-            cause = f"the server's answer is not S3 (is this an S3 endpoint?): {self._scrub(str(exc))[:200]}"
-        elif isinstance(exc, urllib3.exceptions.HTTPError):
-            reason: BaseException = exc
-            if isinstance(exc, urllib3.exceptions.MaxRetryError) and exc.reason is not None:
-                reason = exc.reason
-            text = self._scrub(str(reason))
-            detail = text.split(": ", 1)[-1][:200]
-            # Order matters: urllib3's NewConnectionError is a ConnectTimeoutError too.
-            if isinstance(reason, urllib3.exceptions.SSLError):
-                code = "TLSError"
-                cause = f"unreachable: TLS failed ({detail}); is secure right?"
-            elif "refused" in text.lower():
-                code = "ConnectionRefused"
-                cause = "unreachable: connection refused (nothing listens there)"
-            elif isinstance(reason, urllib3.exceptions.NameResolutionError):
-                code = "NameResolution"
-                cause = "unreachable: the host name does not resolve"
-            elif isinstance(reason, urllib3.exceptions.NewConnectionError):
-                code = "ConnectionFailed"
-                cause = f"unreachable: {detail}"
-            elif isinstance(reason, urllib3.exceptions.ConnectTimeoutError):
-                code = "ConnectTimeout"
-                cause = "unreachable: timed out connecting"
-            elif isinstance(reason, urllib3.exceptions.ReadTimeoutError):
-                code = "ReadTimeout"
-                cause = "the server stopped answering (read timed out)"
-            else:
-                code = type(reason).__name__
-                cause = f"the connection failed: {type(reason).__name__}: {text[:200]}"
-        else:
-            code = type(exc).__name__
-            cause = f"{type(exc).__name__}: {self._scrub(str(exc))[:200]}"
-        # Only the server's and urllib3's words are scrubbed (above): this module's own never hold a secret.
-        message = f"S3 {operation} failed at {where}: {cause}"
-        return SyncError(
-            message,
-            code=code,
-            endpoint=self.url,
-            bucket=self.bucket,
-            object_name=object_name,
-            operation=operation,
-        )
-
     @contextlib.contextmanager
     def _sync(self, operation: str, object_name: Optional[str] = None) -> Iterator[None]:
         """Turn minio's and urllib3's exceptions into SyncError (OSError of local files pass through)."""
@@ -553,7 +300,7 @@ class S3Store:
         try:
             yield
         except (MinioException, urllib3.exceptions.HTTPError) as exc:
-            err = self._sync_error(operation, object_name, exc)
+            err = sync_error(operation, object_name, exc, url=self.url, bucket=self.bucket, scrub=self._scrub)
             logger.debug("%s", err)
             raise err from exc
 
@@ -604,7 +351,7 @@ class S3Store:
         master = self.master_name
         with open_regular(path) as f:
             size = os.fstat(f.fileno()).st_size
-            watcher = _TransferProgress(progress, size) if progress is not None else None
+            watcher = TransferProgress(progress, size) if progress is not None else None
             if progress is not None:
                 progress(0, size)
             logger.debug("S3 upload: %s (%d bytes) to %s/%s at %s", os.fspath(path), size, self.bucket, name, self.url)
@@ -657,7 +404,9 @@ class S3Store:
                 response = self._client.get_object(self.bucket, object_name)
                 try:
                     total = int(response.headers.get("content-length") or 0)
-                    logger.debug("S3 download: %s/%s (%d bytes) at %s to %s", self.bucket, object_name, total, self.url, target)
+                    logger.debug(
+                        "S3 download: %s/%s (%d bytes) at %s to %s", self.bucket, object_name, total, self.url, target
+                    )
                     if progress is not None:
                         progress(0, total)
                     for chunk in response.stream(_CHUNK):
@@ -739,7 +488,7 @@ class S3Store:
         """
         if keep_days < 0:
             raise ValueError(f"keep_days must be >= 0, got {keep_days}")
-        cutoff = (_today() if today is None else today) - datetime.timedelta(days=keep_days)
+        cutoff = (utc_today() if today is None else today) - datetime.timedelta(days=keep_days)
         mine = self.backups(self.instance_id)
         if not mine:
             return []
@@ -751,5 +500,7 @@ class S3Store:
                     self._client.remove_object(self.bucket, b.object_name)
                 deleted.append(b.object_name)
         if deleted:
-            logger.info("S3: pruned %d backup(s) of %s older than %s", len(deleted), self.instance_id, cutoff.isoformat())
+            logger.info(
+                "S3: pruned %d backup(s) of %s older than %s", len(deleted), self.instance_id, cutoff.isoformat()
+            )
         return deleted

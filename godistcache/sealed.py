@@ -9,25 +9,13 @@ its pure-Python twin); this module is what a cache class inherits to have it.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
-from typing import Union
 
+from ._contract import CipherKeys
 from ._core.seal import CryptMethods
-from .crypto import ENV_KEY, CipherKey, Keyring
-from .errors import ConfigurationError
+from .crypto import ENV_KEY, Keyring
+from .errors import no_keyring
 
 __all__ = ["CipherKeys", "SealedMethods"]
-
-#: What ``cipher_key`` may be: one key, keys oldest first, or a Keyring.
-CipherKeys = Union[CipherKey, Iterable[CipherKey], Keyring]
-
-
-def no_keyring() -> ConfigurationError:
-    """The error put_crypt and get_crypt raise when the cache has no keyring: it says how to give one."""
-    return ConfigurationError(
-        f"this cache has no cipher key: pass Cache(cipher_key=...), set cache.keyring, "
-        f"or set {ENV_KEY} before the cache is created"
-    )
 
 
 def as_keyring(cipher_key: CipherKeys | None) -> Keyring | None:
@@ -36,7 +24,7 @@ def as_keyring(cipher_key: CipherKeys | None) -> Keyring | None:
         if ENV_KEY not in os.environ:
             return None
         # Frames above: as_keyring, Cache.__init__, the caller creating the cache.
-        return Keyring._from_environ(stacklevel=3)
+        return Keyring.from_env(stacklevel=3)
     if isinstance(cipher_key, Keyring):
         return cipher_key
     return Keyring(cipher_key)

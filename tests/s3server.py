@@ -202,7 +202,9 @@ class S3Server:
         self.start_seconds = time.monotonic() - began
 
     def _fail(self, why: str) -> RuntimeError:
-        return RuntimeError(f"SeaweedFS S3 on {self.endpoint}: {why}\n--- {self.log_path} (tail) ---\n{self.log_tail()}")
+        return RuntimeError(
+            f"SeaweedFS S3 on {self.endpoint}: {why}\n--- {self.log_path} (tail) ---\n{self.log_tail()}"
+        )
 
     def _wait_ready(self, deadline: float) -> None:
         """Until the S3 port gives any HTTP answer (403 to an anonymous request is fine)."""

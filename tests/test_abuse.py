@@ -259,9 +259,7 @@ def _comparable(cache: Any) -> list[tuple[Any, Any]]:
 @pytest.mark.parametrize("probe_name", ["s", "other"])
 @pytest.mark.parametrize("mutation", sorted(EQ_MUTATIONS))
 @pytest.mark.parametrize("op", sorted(KEY_OPS))
-def test_eq_that_changes_the_table_once(
-    cache_cls: Any, eq_hook: Any, op: str, mutation: str, probe_name: str
-) -> None:
+def test_eq_that_changes_the_table_once(cache_cls: Any, eq_hook: Any, op: str, mutation: str, probe_name: str) -> None:
     # A lookup whose __eq__ changed the table starts over: the operation
     # behaves as if the change had happened just before it.
     reference = cache_cls()
@@ -385,9 +383,7 @@ DEL_TRIGGERS: dict[str, Callable[[Any, Any], Any]] = {
 
 @pytest.mark.parametrize("action", sorted(DEL_ACTIONS))
 @pytest.mark.parametrize("trigger", sorted(DEL_TRIGGERS))
-def test_value_finaliser_reentering_the_cache(
-    cache: Any, clock: Any, trigger: str, action: str
-) -> None:
+def test_value_finaliser_reentering_the_cache(cache: Any, clock: Any, trigger: str, action: str) -> None:
     log: list[Any] = []
     cache.put("other-live", "L")
     cache.put("key", Reentrant(cache, DEL_ACTIONS[action], log), ttl=1)

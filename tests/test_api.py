@@ -37,9 +37,7 @@ class CollidingKey:
         return 12345
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, CollidingKey) and (
-            self.name == other.name or "*" in (self.name, other.name)
-        )
+        return isinstance(other, CollidingKey) and (self.name == other.name or "*" in (self.name, other.name))
 
     def __repr__(self) -> str:
         return f"CollidingKey({self.name!r})"

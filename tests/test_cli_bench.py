@@ -22,7 +22,9 @@ from godistcache.cli._parser import key_counts as _key_counts
 
 # operation, keys, godistcache M ops/s, dict M ops/s, ratio, Go original
 THROUGHPUT_ROW = re.compile(r"^(GET|PUT|PUT_SAFE) +([\d,]+) +(\S+) +(\S+) +(\S+)x +(\S+)$", re.MULTILINE)
-MEMORY_ROW = re.compile(r"^(dict|Cache\(\)|Cache\(\), ttl 3600|Cache\(\), ttl 3600, write times) +(\S+) +(\S+)$", re.MULTILINE)
+MEMORY_ROW = re.compile(
+    r"^(dict|Cache\(\)|Cache\(\), ttl 3600|Cache\(\), ttl 3600, write times) +(\S+) +(\S+)$", re.MULTILINE
+)
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -143,7 +145,12 @@ def test_measure_memory_in_fresh_processes() -> None:
         else:
             assert r.bytes_per_entry >= 0
     table = "\n".join(_bench.format_memory(results))
-    assert [m[1] for m in MEMORY_ROW.finditer(table)] == ["dict", "Cache()", "Cache(), ttl 3600", "Cache(), ttl 3600, write times"]
+    assert [m[1] for m in MEMORY_ROW.finditer(table)] == [
+        "dict",
+        "Cache()",
+        "Cache(), ttl 3600",
+        "Cache(), ttl 3600, write times",
+    ]
 
 
 def test_measure_memory_rejects_unknown_container() -> None:
@@ -165,4 +172,9 @@ def test_memory_script_runs() -> None:
         check=False,
     )
     assert proc.returncode == 0, proc.stderr
-    assert [m[1] for m in MEMORY_ROW.finditer(proc.stdout)] == ["dict", "Cache()", "Cache(), ttl 3600", "Cache(), ttl 3600, write times"]
+    assert [m[1] for m in MEMORY_ROW.finditer(proc.stdout)] == [
+        "dict",
+        "Cache()",
+        "Cache(), ttl 3600",
+        "Cache(), ttl 3600, write times",
+    ]

@@ -12,7 +12,6 @@ import datetime
 import io
 import json
 import os
-import pickle
 import re
 import subprocess
 import sys
@@ -21,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from godistcache import Cache, snapshot
+from godistcache import Cache, _snapshot_file, snapshot
 from godistcache._progress import ProgressBar
 from godistcache.cli import _common as cli
 from godistcache.cli import main
@@ -61,7 +60,7 @@ def sealed(tmp_path: Path) -> Path:
 
 def _header_size(path: Path) -> int:
     with open(path, "rb") as f:
-        return snapshot.read_header(f, str(path), path.stat().st_size).size
+        return _snapshot_file.read_header(f, str(path), path.stat().st_size).size
 
 
 def _flip(path: Path, offset: int) -> None:
@@ -149,7 +148,9 @@ def test_inspect_sealed_without_key_reads_the_header_only(sealed: Path, capsys: 
     assert "only the header could be read" in doc["note"]
 
 
-def test_inspect_sealed_with_key(sealed: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_inspect_sealed_with_key(
+    sealed: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv(ENV, KEY.hex())
     assert main(["inspect", str(sealed)]) == 0
     rows = _fields(capsys.readouterr().out)
@@ -158,7 +159,9 @@ def test_inspect_sealed_with_key(sealed: Path, capsys: pytest.CaptureFixture[str
     assert "note" not in rows
 
 
-def test_inspect_sealed_with_another_key(sealed: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_inspect_sealed_with_another_key(
+    sealed: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv(ENV, OTHER_KEY.hex())
     assert main(["inspect", "--json", str(sealed)]) == 0
     doc = json.loads(capsys.readouterr().out)
@@ -166,7 +169,9 @@ def test_inspect_sealed_with_another_key(sealed: Path, capsys: pytest.CaptureFix
     assert KEY_ID in doc["note"] and key_id(OTHER_KEY).hex() in doc["note"]
 
 
-def test_inspect_key_from_another_variable(sealed: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_inspect_key_from_another_variable(
+    sealed: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     # Two keys, oldest first: the file's key is the old one (a rotation in progress).
     monkeypatch.setenv("MY_SNAPSHOT_KEYS", f"{KEY.hex()},{OTHER_KEY.hex()}")
     assert main(["inspect", "--json", "--key-env", "MY_SNAPSHOT_KEYS", str(sealed)]) == 0
@@ -190,7 +195,9 @@ def test_inspect_counts_expired_entries(tmp_path: Path, clock: Any, capsys: pyte
 
 
 def test_inspect_counts_pickled_values(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    path = _save(tmp_path / "p.godistcache", {"p": datetime.timezone(datetime.timedelta(hours=1)), "q": 1}, allow_pickle=True)
+    path = _save(
+        tmp_path / "p.godistcache", {"p": datetime.timezone(datetime.timedelta(hours=1)), "q": 1}, allow_pickle=True
+    )
     assert main(["inspect", "--json", str(path)]) == 0
     assert json.loads(capsys.readouterr().out)["pickled"] == 1
 
@@ -231,7 +238,9 @@ def test_missing_file_is_status_2(tmp_path: Path, capsys: pytest.CaptureFixture[
         assert err == f"error: {missing}: No such file or directory\n"
 
 
-def test_malformed_key_variable_is_status_2(sealed: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_malformed_key_variable_is_status_2(
+    sealed: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv(ENV, "secret-but-too-short")
     for command in (["inspect"], ["verify"], ["export", "--json"]):
         assert main([*command, str(sealed)]) == 2
@@ -271,7 +280,9 @@ def test_verify_sealed_without_key_names_the_variable(sealed: Path, capsys: pyte
     assert "set MY_KEY to that key" in capsys.readouterr().err
 
 
-def test_verify_sealed_with_the_wrong_key(sealed: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_verify_sealed_with_the_wrong_key(
+    sealed: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv(ENV, OTHER_KEY.hex())
     assert main(["verify", str(sealed)]) == 1
     err = capsys.readouterr().err
@@ -289,7 +300,9 @@ def test_verify_flipped_byte_plain(plain: Path, capsys: pytest.CaptureFixture[st
     assert f"(frame 0, byte {frame0})" in err
 
 
-def test_verify_flipped_byte_sealed(sealed: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_verify_flipped_byte_sealed(
+    sealed: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv(ENV, KEY.hex())
     frame0 = _header_size(sealed)
     _flip(sealed, frame0 + 9 + 2)  # a ciphertext byte of frame 0
@@ -307,7 +320,9 @@ def test_verify_flipped_byte_sealed(sealed: Path, capsys: pytest.CaptureFixture[
     capsys.readouterr()
 
 
-def test_verify_sealed_end_frame_tampered(sealed: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_verify_sealed_end_frame_tampered(
+    sealed: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv(ENV, KEY.hex())
     _flip(sealed, sealed.stat().st_size - 3)  # the end frame's tag
     assert main(["verify", str(sealed)]) == 1
@@ -426,7 +441,9 @@ def test_export_to_file(plain: Path, tmp_path: Path, capsys: pytest.CaptureFixtu
 
 
 @pytest.mark.parametrize("existing", [False, True], ids=["new", "existing"])
-def test_export_failure_leaves_no_file(plain: Path, tmp_path: Path, existing: bool, capsys: pytest.CaptureFixture[str]) -> None:
+def test_export_failure_leaves_no_file(
+    plain: Path, tmp_path: Path, existing: bool, capsys: pytest.CaptureFixture[str]
+) -> None:
     # Damage the last frame (the end frame): the entries are exported before the damage is found.
     _flip(plain, plain.stat().st_size - 3)
     out_dir = tmp_path / "out"
@@ -451,7 +468,9 @@ def test_export_failure_leaves_no_file(plain: Path, tmp_path: Path, existing: bo
     assert "checksum mismatch" in err
 
 
-def test_export_sealed_without_key_leaves_no_file(sealed: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_export_sealed_without_key_leaves_no_file(
+    sealed: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out_dir = tmp_path / "out"
     out_dir.mkdir()
     assert main(["export", "--json", "-o", str(out_dir / "x.json"), str(sealed)]) == 1
@@ -567,7 +586,7 @@ def test_progress_bar_pads_a_shorter_line() -> None:
     first = out.getvalue()
     clock.now += 1
     bar(1, 2)  # a shorter line must wipe the longer one's tail
-    second = out.getvalue()[len(first):]
+    second = out.getvalue()[len(first) :]
     assert second.startswith("\rx:  50% 0.0/0.0 MB, 0.0 MB/s")
     assert len(second) == len(first)
 
@@ -624,7 +643,9 @@ def _terminal(monkeypatch: pytest.MonkeyPatch) -> _Terminal:
     return tty
 
 
-def test_commands_draw_progress_on_a_terminal(plain: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_commands_draw_progress_on_a_terminal(
+    plain: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     terminal = _terminal(monkeypatch)
     size = plain.stat().st_size
     assert main(["verify", str(plain)]) == 0

@@ -401,7 +401,9 @@ _TZINFOS = st.one_of(
     *([st.sampled_from([PARIS, zoneinfo.ZoneInfo("UTC"), zoneinfo.ZoneInfo("America/New_York")])] if PARIS else []),
 )
 # Plain st.characters() leaves surrogates out; the codec must carry lone ones (surrogatepass).
-_TEXT = st.text(st.one_of(st.characters(exclude_categories=()), st.characters(min_codepoint=0xD800, max_codepoint=0xDFFF)))
+_TEXT = st.text(
+    st.one_of(st.characters(exclude_categories=()), st.characters(min_codepoint=0xD800, max_codepoint=0xDFFF))
+)
 _HASHABLE_SCALARS = st.one_of(
     st.none(),
     st.booleans(),
@@ -637,7 +639,9 @@ def test_every_byte_value_at_every_position(codec: ModuleType, name: str) -> Non
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(value=_VALUES, edits=st.lists(st.tuples(st.integers(0, 2), st.integers(0, 10**6), st.integers(0, 255)), max_size=4))
+@given(
+    value=_VALUES, edits=st.lists(st.tuples(st.integers(0, 2), st.integers(0, 10**6), st.integers(0, 255)), max_size=4)
+)
 def test_edited_encodings_are_decoded_or_rejected(
     codec: ModuleType, value: Any, edits: list[tuple[int, int, int]]
 ) -> None:
@@ -813,7 +817,7 @@ def test_malformed_rejected(codec: ModuleType, name: str) -> None:
 def test_repeated_keys_are_not_an_error(codec: ModuleType) -> None:
     got = codec.decode(b"\x0b\x02\x03\x02\x00\x05" + struct.pack("<d", 1.0) + b"\x02")
     assert norm(got) == norm({1: True})
-    assert norm(codec.decode(b"\x0d\x02\x03\x02\x02")) == norm(frozenset({1, True}))
+    assert norm(codec.decode(b"\x0d\x02\x03\x02\x02")) == norm(frozenset({1}))
 
 
 @pytest.mark.parametrize(

@@ -129,9 +129,7 @@ class TestPickle:
 class TestPutAtParity:
     """``_put_at`` (absolute expiry, used by copy and pickle) validates alike in both cores."""
 
-    @pytest.mark.parametrize(
-        "expires", [-1, 2**63, 2**64, 1.5, 1e30, "1", None, float("nan")], ids=repr
-    )
+    @pytest.mark.parametrize("expires", [-1, 2**63, 2**64, 1.5, 1e30, "1", None, float("nan")], ids=repr)
     def test_invalid_expiry(self, cache_classes: dict[str, Any], expires: Any) -> None:
         outcomes = {}
         for name, cls in cache_classes.items():

@@ -81,7 +81,11 @@ def test_a_twin_that_falls_back_shows_in_cores(tmp_path: Path) -> None:
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
     out = subprocess.run(
         [sys.executable, "-c", script, str(tmp_path / "x.godistcache")],
-        capture_output=True, text=True, env=env, check=True, timeout=120,
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+        timeout=120,
     ).stdout.splitlines()
     assert "the compiled snapshot frame codec failed to import" in out[0]
     assert out[1:] == ["1", "c [('codec', 'c'), ('frames', 'py'), ('seal', 'c'), ('table', 'c')]"]

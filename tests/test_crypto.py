@@ -42,7 +42,15 @@ HEADER = 1 + 4 + 12
 def key_forms(raw: bytes) -> list[Any]:
     """Every accepted spelling of one key."""
     b64 = base64.b64encode(raw).decode()
-    return [raw, bytearray(raw), memoryview(raw), raw.hex(), raw.hex().upper(), b64, base64.urlsafe_b64encode(raw).decode()]
+    return [
+        raw,
+        bytearray(raw),
+        memoryview(raw),
+        raw.hex(),
+        raw.hex().upper(),
+        b64,
+        base64.urlsafe_b64encode(raw).decode(),
+    ]
 
 
 def spellings(raw: bytes) -> list[bytes]:
@@ -84,7 +92,9 @@ def sealed(sealed_cls: type) -> Any:
 
 
 class TestParseKey:
-    @pytest.mark.parametrize("form", range(7), ids=["bytes", "bytearray", "memoryview", "hex", "HEX", "base64", "urlsafe"])
+    @pytest.mark.parametrize(
+        "form", range(7), ids=["bytes", "bytearray", "memoryview", "hex", "HEX", "base64", "urlsafe"]
+    )
     def test_every_form(self, form: int) -> None:
         for raw in (RAW_A, RAW_B, RAW_C):
             assert parse_key(key_forms(raw)[form]) == raw
@@ -250,7 +260,9 @@ class TestSealOpen:
 
     def test_unknown_key_id(self) -> None:
         blob = Keyring(RAW_B).seal(b"x", b"")
-        with pytest.raises(DecryptionError, match=f"^sealed with key id {key_id(RAW_B).hex()}, which this keyring does not have"):
+        with pytest.raises(
+            DecryptionError, match=f"^sealed with key id {key_id(RAW_B).hex()}, which this keyring does not have"
+        ):
             Keyring(RAW_A).open(blob, b"")
 
 
@@ -268,7 +280,9 @@ class TestRotation:
         for k in ("k", "n"):
             new_only.put(k, both.get(k))
         assert new_only.get_crypt("n") == "new value"
-        with pytest.raises(DecryptionError, match=f"sealed with key id {key_id(RAW_A).hex()}, which this keyring does not have"):
+        with pytest.raises(
+            DecryptionError, match=f"sealed with key id {key_id(RAW_A).hex()}, which this keyring does not have"
+        ):
             new_only.get_crypt("k")
 
     def test_rotating_the_keyring_of_a_cache(self, sealed: Any) -> None:
@@ -365,7 +379,9 @@ class TestPutGetCrypt:
         sealed.put_crypt("k", fractions.Fraction(1, 3), allow_pickle=True)
         assert sealed.get_crypt("k") == fractions.Fraction(1, 3)
 
-    @pytest.mark.parametrize("key", [object(), fractions.Fraction(1, 2), type("StrSub", (str,), {})("k")], ids=lambda k: type(k).__name__)
+    @pytest.mark.parametrize(
+        "key", [object(), fractions.Fraction(1, 2), type("StrSub", (str,), {})("k")], ids=lambda k: type(k).__name__
+    )
     def test_unencodable_key_is_a_type_error(self, sealed: Any, key: Any) -> None:
         name = type(key).__qualname__
         with pytest.raises(TypeError, match=f"sealed value is bound to its key.*got {name}$"):
@@ -455,8 +471,26 @@ posix_fork = pytest.mark.skipif(not hasattr(os, "fork"), reason="no os.fork")
 
 #: Keys of every shape the associated data has a path for (short ASCII str, the rest through the codec).
 TWIN_KEYS: list[Any] = [
-    "", "k", "a" * 127, "a" * 128, "é" * 63, "é" * 64, "\ud800", "✓" * 50, "x" * 100_000,
-    b"", b"k" * 300, 0, -1, 2**100, 1.5, float("nan"), None, True, ("a", 1, (b"b", None)), frozenset({1}),
+    "",
+    "k",
+    "a" * 127,
+    "a" * 128,
+    "é" * 63,
+    "é" * 64,
+    "\ud800",
+    "✓" * 50,
+    "x" * 100_000,
+    b"",
+    b"k" * 300,
+    0,
+    -1,
+    2**100,
+    1.5,
+    float("nan"),
+    None,
+    True,
+    ("a", 1, (b"b", None)),
+    frozenset({1}),
 ]
 
 
@@ -570,7 +604,13 @@ class TestTwins:
         env = dict(os.environ, GODISTCACHE_NO_EXTENSIONS="1", PYTHONPATH=os.pathsep.join(sys.path))
         payload = repr((keys, values, [here.get(k) for k in keys]))
         out = subprocess.run(
-            [sys.executable, "-c", script], input=payload, capture_output=True, text=True, env=env, check=True, timeout=120
+            [sys.executable, "-c", script],
+            input=payload,
+            capture_output=True,
+            text=True,
+            env=env,
+            check=True,
+            timeout=120,
         )
         import ast
 
@@ -666,11 +706,15 @@ class TestHostileInput:
         blob = sealed.get("k")
         for kid in (b"\0\0\0\0", b"\xff" * 4, key_id(RAW_B), os.urandom(4)):
             sealed.put("k", blob[:1] + kid + blob[5:])
-            with pytest.raises(DecryptionError, match=f"^sealed with key id {kid.hex()}, which this keyring does not have"):
+            with pytest.raises(
+                DecryptionError, match=f"^sealed with key id {kid.hex()}, which this keyring does not have"
+            ):
                 sealed.get_crypt("k")
 
     @pytest.mark.parametrize(
-        "key", ["é" * 1_000_000, b"\xff" * 5_000_000, ("x" * 100_000,) * 50, 2**10_000], ids=["str", "bytes", "tuple", "int"]
+        "key",
+        ["é" * 1_000_000, b"\xff" * 5_000_000, ("x" * 100_000,) * 50, 2**10_000],
+        ids=["str", "bytes", "tuple", "int"],
     )
     def test_huge_keys(self, sealed: Any, key: Any) -> None:
         sealed.put_crypt(key, "v")
@@ -768,7 +812,12 @@ class TestHostileInput:
                     raise self.result
                 return self.result
 
-        for result, error in ((b"t" * 20, None), ("not bytes", TypeError), (None, TypeError), (KeyError("x"), KeyError)):
+        for result, error in (
+            (b"t" * 20, None),
+            ("not bytes", TypeError),
+            (None, TypeError),
+            (KeyError("x"), KeyError),
+        ):
             ring = Keyring.__new__(Keyring)
             ring._setup({b"abcd": Fake(result)}, "key ids 61626364")
             blob = b"\x01abcd" + bytes(12) + b"t" * 20
@@ -867,7 +916,9 @@ class TestEnvironment:
         assert sealed_cls(cipher_key=RAW_B).keyring.key_ids == (key_id(RAW_B).hex(),)
 
     @pytest.mark.parametrize("value", ["", "short", RAW_A.hex() + ",", RAW_A.hex() + "," + RAW_A.hex(), "x" * 64])
-    def test_bad_values_fail_at_construction(self, sealed_cls: Any, monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    def test_bad_values_fail_at_construction(
+        self, sealed_cls: Any, monkeypatch: pytest.MonkeyPatch, value: str
+    ) -> None:
         monkeypatch.setenv(ENV_KEY, value)
         with pytest.raises(ConfigurationError, match=ENV_KEY) as info:
             sealed_cls()

@@ -14,10 +14,6 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "scripts" / "build-docs.sh"
 
-#: Files other branches of issue 12 add; links to them may dangle until those branches merge. Once a file
-#: exists, test_pending_files_are_still_missing fails until it is taken out of this set.
-PENDING = {"docs/snapshot-format.md"}
-
 #: [text](target) and ![alt](target), outside code; the target ends at a space (a title) or ')'.
 MD_LINK = re.compile(r"!?\[[^\]]*\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
 HTML_LINK = re.compile(r'(?:href|src)="([^"]+)"')
@@ -51,7 +47,7 @@ def test_relative_links_resolve() -> None:
         links = _markdown_links(document)
         for target in links:
             path = (document.parent / target).resolve()
-            if not path.exists() and path.relative_to(ROOT).as_posix() not in PENDING:
+            if not path.exists():
                 broken.append(f"{document.relative_to(ROOT)}: {target}")
     assert not broken, "links to missing files:\n" + "\n".join(broken)
 
@@ -60,17 +56,11 @@ def test_link_pattern_finds_links_and_skips_code(tmp_path: Path) -> None:
     # The check above is only as good as the pattern that feeds it.
     sample = tmp_path / "sample.md"
     sample.write_text(
-        "[a](docs/a.md) ![c](c.png \"t\") [u](https://x.org/y.md) [s](#top) [b](b.md#part)\n"
+        '[a](docs/a.md) ![c](c.png "t") [u](https://x.org/y.md) [s](#top) [b](b.md#part)\n'
         "`[not](inline.md)`\n```python\nx = [1](2)\n[no](fenced.md)\n```\n",
         encoding="utf-8",
     )
     assert _markdown_links(sample) == ["docs/a.md", "c.png", "b.md"]
-
-
-@needs_docs
-def test_pending_files_are_still_missing() -> None:
-    arrived = sorted(name for name in PENDING if (ROOT / name).exists())
-    assert not arrived, f"{arrived} exist now: take them out of PENDING so links to them are checked"
 
 
 @needs_docs
@@ -107,14 +97,12 @@ def test_site_builds(tmp_path: Path) -> None:
     assert "sealed-values.html" in (out / "index.html").read_text(encoding="utf-8")
 
     # Every relative link of every page of the site points at a file of the site.
-    # A missing page keeps its .md link in the site; pdoc's search script builds hrefs from ${url}.
-    missing = [Path(name) for name in PENDING if not (ROOT / name).exists()]
-    pending = {p.name.lower() for p in missing} | {p.stem.lower() + ".html" for p in missing}
+    # pdoc's search script builds hrefs from ${url}.
     broken = []
     for html in sorted(out.rglob("*.html")):
         for target in HTML_LINK.findall(html.read_text(encoding="utf-8")):
             rel = _relative(target)
-            if rel is None or "${" in rel or Path(rel).name.lower() in pending:
+            if rel is None or "${" in rel:
                 continue
             if not (html.parent / rel).resolve().is_file():
                 broken.append(f"{html.relative_to(out)}: {target}")

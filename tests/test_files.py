@@ -26,7 +26,9 @@ from godistcache.s3 import S3Store
 
 from .conftest import outcome_within
 
-posix_only = pytest.mark.skipif(os.name != "posix" or not hasattr(os, "mkfifo"), reason="FIFOs, devices and flock are POSIX")
+posix_only = pytest.mark.skipif(
+    os.name != "posix" or not hasattr(os, "mkfifo"), reason="FIFOs, devices and flock are POSIX"
+)
 GUARD = 20.0  # seconds before a call counts as hung
 
 

@@ -13,7 +13,6 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Callable
 
@@ -40,6 +39,7 @@ ENV_VARS = (
 
 
 pytestmark = pytest.mark.s3
+
 
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -120,7 +120,9 @@ def test_bootstrap_round_trip(make_store: StoreFactory, tmp_path: Path) -> None:
     assert os.stat(out).st_mode & 0o777 == 0o600
 
 
-def test_dated_name_and_master_refresh(make_store: StoreFactory, raw: Any, s3server: S3Server, obj: str, tmp_path: Path) -> None:
+def test_dated_name_and_master_refresh(
+    make_store: StoreFactory, raw: Any, s3server: S3Server, obj: str, tmp_path: Path
+) -> None:
     store = make_store("web-1")
     first = _snapshot(tmp_path / "1.godistcache", {"a": 1})
     name = store.upload(first)
@@ -185,7 +187,9 @@ def test_progress(make_store: StoreFactory, tmp_path: Path) -> None:
     assert out.read_bytes() == src.read_bytes()
 
 
-def test_sealed_snapshot_is_opaque_in_bucket(make_store: StoreFactory, raw: Any, s3server: S3Server, tmp_path: Path) -> None:
+def test_sealed_snapshot_is_opaque_in_bucket(
+    make_store: StoreFactory, raw: Any, s3server: S3Server, tmp_path: Path
+) -> None:
     key = os.urandom(32)
     cache = Cache(cipher_key=key)
     cache["plaintext-key-QWERTY"] = "plaintext-value-ASDFGH"
@@ -257,7 +261,9 @@ def test_prune(make_store: StoreFactory, raw: Any, s3server: S3Server, tmp_path:
     assert mine.prune(3, today=TODAY) == []
 
     # The newest backup of an instance is kept whatever its age.
-    assert sorted(other.prune(0, today=TODAY)) == sorted(other.backup_name(TODAY - datetime.timedelta(days=d)) for d in (30, 10, 5, 3))
+    assert sorted(other.prune(0, today=TODAY)) == sorted(
+        other.backup_name(TODAY - datetime.timedelta(days=d)) for d in (30, 10, 5, 3)
+    )
     assert [b.date for b in other.backups("inst-b")] == [TODAY - datetime.timedelta(days=1)]
     with pytest.raises(ValueError):
         mine.prune(-1)
@@ -279,7 +285,11 @@ def _assert_no_secret(secret: str, exc: BaseException, caplog: pytest.LogCapture
     "change, code, words",
     [
         ({"secret_key": "wrong-secret-Key-000000000000000000000"}, "SignatureDoesNotMatch", "wrong credentials"),
-        ({"access_key": "UNKNOWNACCESSKEY99", "secret_key": "another-Secret-1111111111"}, "InvalidAccessKeyId", "wrong credentials"),
+        (
+            {"access_key": "UNKNOWNACCESSKEY99", "secret_key": "another-Secret-1111111111"},
+            "InvalidAccessKeyId",
+            "wrong credentials",
+        ),
         ({"bucket": "no-such-bucket-here"}, "NoSuchBucket", "'no-such-bucket-here' does not exist"),
     ],
     ids=["wrong-secret", "unknown-access-key", "missing-bucket"],
@@ -313,12 +323,18 @@ def test_server_refusals(
     assert words in message and code in message
     assert s3server.url in message and store.bucket in message
     assert err.endpoint == s3server.url and err.bucket == store.bucket
-    for secret in {s3server.secret_key, change.get("secret_key", s3server.secret_key), change.get("access_key", s3server.access_key)}:
+    for secret in {
+        s3server.secret_key,
+        change.get("secret_key", s3server.secret_key),
+        change.get("access_key", s3server.access_key),
+    }:
         _assert_no_secret(secret, err, caplog)
     assert not (tmp_path / "out.godistcache").exists()
 
 
-def test_unreachable_endpoint_fails_fast(make_store: StoreFactory, s3server: S3Server, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_unreachable_endpoint_fails_fast(
+    make_store: StoreFactory, s3server: S3Server, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.DEBUG)
     port = _closed_port()
     store = make_store(endpoint=f"127.0.0.1:{port}", secure=False)
@@ -334,7 +350,9 @@ def test_unreachable_endpoint_fails_fast(make_store: StoreFactory, s3server: S3S
         store.upload(_snapshot(tmp_path / "s.godistcache", {"a": 1}))
 
 
-def test_no_credentials_in_repr_or_logs(make_store: StoreFactory, s3server: S3Server, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_no_credentials_in_repr_or_logs(
+    make_store: StoreFactory, s3server: S3Server, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.DEBUG)
     store = make_store()
     store.upload(_snapshot(tmp_path / "s.godistcache", {"a": 1}))
@@ -410,7 +428,15 @@ def test_endpoint_with_credentials_is_not_echoed() -> None:
 def test_endpoint_forms_against_server(s3server: S3Server, obj: str, tmp_path: Path) -> None:
     src = _snapshot(tmp_path / "s.godistcache", {"form": 1})
     for endpoint, secure in ((s3server.url, None), (s3server.endpoint, False)):
-        store = S3Store(endpoint, s3server.bucket, s3server.access_key, s3server.secret_key, secure=secure, object_name=obj, instance_id="i")
+        store = S3Store(
+            endpoint,
+            s3server.bucket,
+            s3server.access_key,
+            s3server.secret_key,
+            secure=secure,
+            object_name=obj,
+            instance_id="i",
+        )
         store.upload(src)
         out = tmp_path / "o.godistcache"
         store.download_master(out)
@@ -428,7 +454,13 @@ def test_endpoint_forms_against_server(s3server: S3Server, obj: str, tmp_path: P
     ],
 )
 def test_bad_names(kwargs: dict[str, str], words: str) -> None:
-    args: dict[str, Any] = {"endpoint": "127.0.0.1:9000", "bucket": "bucket", "access_key": "a", "secret_key": "s", "instance_id": "i"}
+    args: dict[str, Any] = {
+        "endpoint": "127.0.0.1:9000",
+        "bucket": "bucket",
+        "access_key": "a",
+        "secret_key": "s",
+        "instance_id": "i",
+    }
     args.update(kwargs)
     with pytest.raises(ConfigurationError, match=words):
         S3Store(**args)
@@ -442,7 +474,10 @@ FULL_ENV = {
 }
 
 
-@pytest.mark.parametrize("missing", ["GODISTCACHE_S3_ENDPOINT", "GODISTCACHE_S3_BUCKET", "GODISTCACHE_S3_ACCESS_KEY", "GODISTCACHE_S3_SECRET_KEY"])
+@pytest.mark.parametrize(
+    "missing",
+    ["GODISTCACHE_S3_ENDPOINT", "GODISTCACHE_S3_BUCKET", "GODISTCACHE_S3_ACCESS_KEY", "GODISTCACHE_S3_SECRET_KEY"],
+)
 @pytest.mark.parametrize("how", ["unset", "empty"])
 def test_from_env_names_missing_variable(missing: str, how: str) -> None:
     env = dict(FULL_ENV)
@@ -486,7 +521,14 @@ def test_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
     assert S3Store(FULL_ENV["GODISTCACHE_S3_ENDPOINT"], "bucket", "a", "s").instance_id == "from-env"
 
     # Overrides win, and an overridden variable need not be set.
-    store = S3Store.from_env({"GODISTCACHE_S3_BUCKET": "bucket"}, endpoint="https://h:1", access_key="a", secret_key="s", instance_id="x", secure=False)
+    store = S3Store.from_env(
+        {"GODISTCACHE_S3_BUCKET": "bucket"},
+        endpoint="https://h:1",
+        access_key="a",
+        secret_key="s",
+        instance_id="x",
+        secure=False,
+    )
     assert (store.endpoint, store.secure, store.instance_id) == ("h:1", False, "x")
 
 
@@ -527,7 +569,9 @@ def test_cli_push_ls_pull(s3_env: S3Server, obj: str, tmp_path: Path, capsys: py
     assert dated.read_bytes() == src.read_bytes()
 
 
-def test_cli_failures(s3_env: S3Server, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cli_failures(
+    s3_env: S3Server, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     # A missing object: the store says no, 1.
     assert main(["s3", "pull", "--object", "nothing-here.godistcache", str(tmp_path / "o")]) == 1
     err = capsys.readouterr().err

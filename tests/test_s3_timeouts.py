@@ -134,7 +134,9 @@ def test_default_bound_is_ten_seconds() -> None:
     store = _store("127.0.0.1:9")
     assert (store.connect_timeout, store.read_timeout, store.retries) == (2.0, 3.0, 1)
     assert store.max_request_seconds == 10.0
-    assert _store("127.0.0.1:9", retries=3, connect_timeout=1, read_timeout=1).max_request_seconds == pytest.approx(8 + 0.4 + 0.8)
+    assert _store("127.0.0.1:9", retries=3, connect_timeout=1, read_timeout=1).max_request_seconds == pytest.approx(
+        8 + 0.4 + 0.8
+    )
 
 
 def test_from_s3_on_a_silent_endpoint_fails_within_the_bound(silent: _Silent) -> None:

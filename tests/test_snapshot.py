@@ -27,7 +27,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from godistcache import snapshot
+from godistcache import _snapshot_file, snapshot
 from godistcache._core import _frames_py as _snapshot_py
 from godistcache._core import twins
 from godistcache.cache import Cache
@@ -218,7 +218,7 @@ def test_load_keeps_default_ttl_and_from_file_arguments(snap_cls: type, tmp_path
 
 
 def test_save_progress_and_header(snap_cls: type, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(snapshot, "FRAME_TARGET", 100)
+    monkeypatch.setattr(_snapshot_file, "FRAME_TARGET", 100)
     c = filled(snap_cls, 200)
     calls: list[tuple[int, int]] = []
     c.save(tmp_path / "p.godistcache", instance_id="worker-7", progress=lambda d, t: calls.append((d, t)))
@@ -407,7 +407,7 @@ class Point:
 
 
 def test_pickled_values_across_frames(snap_cls: type, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(snapshot, "FRAME_TARGET", 64)
+    monkeypatch.setattr(_snapshot_file, "FRAME_TARGET", 64)
     c = snap_cls()
     shared = Point(-1)
     for i in range(300):
@@ -435,7 +435,7 @@ def test_sealed_pickle_loads(snap_cls: type, tmp_path: Path) -> None:
 
 
 def small_file(cls: type, tmp_path: Path, sealed: bool, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setattr(snapshot, "FRAME_TARGET", 40)
+    monkeypatch.setattr(_snapshot_file, "FRAME_TARGET", 40)
     c = cls(cipher_key=KEY_A) if sealed else cls()
     for i in range(12):
         c.put(f"key{i}", ("v", i, [i] * (i % 3)), 1000 if i % 2 else 0)
@@ -445,7 +445,9 @@ def small_file(cls: type, tmp_path: Path, sealed: bool, monkeypatch: pytest.Monk
 
 
 @pytest.fixture(params=[False, True], ids=["plain", "sealed"])
-def sample(request: pytest.FixtureRequest, snap_cls: type, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[bytes, bool]:
+def sample(
+    request: pytest.FixtureRequest, snap_cls: type, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> tuple[bytes, bool]:
     """A small snapshot of many frames (unsealed, then sealed), and whether it is sealed."""
     sealed: bool = request.param
     return small_file(snap_cls, tmp_path, sealed, monkeypatch).read_bytes(), sealed
@@ -534,7 +536,7 @@ def test_error_names_frame_and_offset(snap_cls: type, tmp_path: Path, monkeypatc
         with pytest.raises(SnapshotAuthenticationError if sealed else SnapshotError) as exc:
             snap_cls(cipher_key=KEY_A).load(path, require_sealed=False)
         assert (exc.value.frame, exc.value.offset) == (3, a)
-        assert f"frame 3" in str(exc.value) and f"byte {a}" in str(exc.value)
+        assert "frame 3" in str(exc.value) and f"byte {a}" in str(exc.value)
         with pytest.raises(type(exc.value)):
             snapshot.verify(path, Keyring(KEY_A))
 
@@ -546,7 +548,7 @@ def forge(frames: list[tuple[int, int, bytes]], count: int | None = None, create
     """An unsealed file with correct checksums around arbitrary frames (kind, count, payload)."""
     total = sum(c for k, c, _ in frames if k == 1) if count is None else count
     nframes = sum(1 for k, _, _ in frames if k == 1)
-    header = snapshot._build_header(created, total, None, bytes(32), "")
+    header = _snapshot_file.build_header(created, total, None, bytes(32), "")
     crc = zlib.crc32(header[:-4])
     out = [header]
     # An entries payload starts with its count of pickled objects: 0 unless given.
@@ -659,7 +661,11 @@ def test_fuzzed_payloads_never_crash(snap_cls: type, tmp_path: Path, payload: by
         st.one_of(st.text(max_size=8), st.integers(), st.binary(max_size=8)),
         st.recursive(
             st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text() | st.binary(),
-            lambda inner: st.lists(inner, max_size=4) | st.tuples(inner, inner) | st.dictionaries(st.text(max_size=4), inner, max_size=4),
+            lambda inner: (
+                st.lists(inner, max_size=4)
+                | st.tuples(inner, inner)
+                | st.dictionaries(st.text(max_size=4), inner, max_size=4)
+            ),
             max_leaves=10,
         ),
         max_size=30,

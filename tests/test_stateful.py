@@ -451,7 +451,7 @@ class CacheMachine(RuleBasedStateMachine):
     def check(self, model_call: Callable[[Model], Any], cache_call: Callable[[Any], Any]) -> None:
         expected = _outcome(lambda: model_call(self.model))
         for name, cache in self.caches.items():
-            actual = _outcome(lambda: cache_call(cache))
+            actual = _outcome(lambda: cache_call(cache))  # noqa: B023 - _outcome calls it at once
             assert _same(actual, expected), f"{name}: {actual!r} != model {expected!r}"
 
     # -- writes -----------------------------------------------------------------------

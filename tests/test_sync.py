@@ -17,8 +17,8 @@ from godistcache import Cache, S3Store, SyncError
 
 from .s3server import S3Server
 
-
 pytestmark = pytest.mark.s3
+
 
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -70,8 +70,7 @@ def _hammer(cache: Any) -> int:
     try:
         deadline = time.monotonic() + SECONDS
         threads = [
-            threading.Thread(target=_worker, args=(cache, seed, deadline, errors, counts))
-            for seed in range(THREADS)
+            threading.Thread(target=_worker, args=(cache, seed, deadline, errors, counts)) for seed in range(THREADS)
         ]
         for t in threads:
             t.start()

@@ -8,7 +8,9 @@ from typing import Any
 
 import pytest
 
-from godistcache import Cache, snapshot
+from godistcache import Cache, _snapshot_file, snapshot
+from godistcache._snapshot_methods import load_into
+from godistcache.errors import SnapshotError
 
 from .conftest import CORE_NAMES, T0_NS, FrozenClock, cache_class
 
@@ -113,7 +115,7 @@ def test_snapshots_carry_write_times(tmp_path: Path, clock: FrozenClock) -> None
     path = tmp_path / "w.godistcache"
     c.save(path)
     header = snapshot.inspect(path).header
-    assert header.write_times and header.flags == snapshot.FLAG_WRITE_TIMES
+    assert header.write_times and header.flags == _snapshot_file.FLAG_WRITE_TIMES
     tracked = Cache()
     tracked._track_writes()
     tracked.load(path)
@@ -142,7 +144,7 @@ def test_merge_keeps_the_later_write_whatever_the_order(tmp_path: Path, clock: F
         merged = Cache()
         merged._track_writes()
         for name in order:
-            snapshot.load_into(merged, tmp_path / f"{name}.godistcache", merge=True, newer=True)
+            load_into(merged, tmp_path / f"{name}.godistcache", merge=True, newer=True)
         assert dict(merged.items()) == {"k1": "b later", "k2": "a later"}, order
         assert merged._write_time("k2") == T0_NS + 2 * S
     # Without newer, the file loaded last wins (Cache.load(merge=True)).
@@ -157,7 +159,7 @@ def test_write_time_out_of_range_rejected(tmp_path: Path, age: bytes) -> None:
     import struct
     import zlib
 
-    header = snapshot._build_header(T0_NS, 1, None, bytes(32), "", write_times=True)
+    header = _snapshot_file.build_header(T0_NS, 1, None, bytes(32), "", write_times=True)
     payload = b"\x00\x06\x01a\x03\x0a\x00" + age
     crc = zlib.crc32(header[:-4])
     out = [header]
@@ -166,5 +168,5 @@ def test_write_time_out_of_range_rejected(tmp_path: Path, age: bytes) -> None:
         crc = zlib.crc32(body, zlib.crc32(head, crc))
         out += [head, body, struct.pack("<I", crc)]
     (tmp_path / "f").write_bytes(b"".join(out))
-    with pytest.raises(snapshot.SnapshotError, match="write time out of range"):
+    with pytest.raises(SnapshotError, match="write time out of range"):
         Cache().load(tmp_path / "f")

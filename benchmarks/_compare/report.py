@@ -7,8 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from godistcache._bench import _table as text_table
-from godistcache._bench import environment
+from godistcache._bench import environment, text_table
 
 from .libraries import HIT_POLICIES, LIBRARIES, NA, NOT_INSTALLED, OPERATIONS
 from .measure import ROUND_SECONDS, HitRatioResult, Rate, SealedRate, SnapshotRow

@@ -124,10 +124,10 @@ cdef object _over_budget(Reader *r, const unsigned char *start)
 
 
 # Encode one item (tag and payload) onto b. depth counts the containers
-# around obj: 0 for a top-level value. pickler: see _codec_py._encode_into.
+# around obj: 0 for a top-level value. pickler: see _codec_py.encode_into.
 cdef int _encode_item(Buffer *b, object obj, int depth, object pickler) except -1
 
-# Decode one item at r.pos and advance past it. unpickler: see _codec_py._decode_at.
+# Decode one item at r.pos and advance past it. unpickler: see _codec_py.decode_at.
 cdef object _decode_item(Reader *r, int depth, object unpickler)
 
 # A uvarint at r.pos.

@@ -107,7 +107,15 @@ import uuid
 import zoneinfo
 from typing import Any, Optional, Union
 
-__all__ = ["DECODE_ALLOWANCE", "DECODE_EXPANSION", "FORMAT_VERSION", "MAX_DEPTH", "DecodeBudgetError", "decode", "encode"]
+__all__ = [
+    "DECODE_ALLOWANCE",
+    "DECODE_EXPANSION",
+    "FORMAT_VERSION",
+    "MAX_DEPTH",
+    "DecodeBudgetError",
+    "decode",
+    "encode",
+]
 
 #: Version of the wire format this module reads and writes.
 FORMAT_VERSION = 1
@@ -163,6 +171,7 @@ class DecodeBudgetError(ValueError):
         self.offset = offset
         self.entry = entry
 
+
 _T_NONE = 0x00
 _T_FALSE = 0x01
 _T_TRUE = 0x02
@@ -208,6 +217,7 @@ class Pickled:
         size = "" if self.data is None else f" {len(self.data)} bytes,"
         return f"<Pickled{size} not unpickled>"
 
+
 _TZ_NAIVE = 0
 _TZ_FIXED = 1
 _TZ_ZONEINFO = 2
@@ -218,7 +228,7 @@ _UINT64_MAX = (1 << 64) - 1
 _MAX_VARINT_BYTES = 10
 
 _DEPTH_MESSAGE = f"value nested deeper than {MAX_DEPTH} levels (a cycle?)"
-_PICKLE_REFUSED = "pickled value refused: pass allow_pickle=True only for data you trust"
+PICKLE_REFUSED = "pickled value refused: pass allow_pickle=True only for data you trust"
 
 _pack_double = struct.Struct("<d").pack
 _unpack_double = struct.Struct("<d").unpack_from
@@ -238,16 +248,16 @@ _EMPTY_FROZENSET: frozenset[Any] = frozenset()
 _BLOB_NAMES = {_T_STR: "str", _T_BYTES: "bytes", _T_BYTEARRAY: "bytearray"}
 
 Buffer = Union[bytes, bytearray, memoryview]
-#: What the encoder does with an object without a native form (see _encode_into).
+#: What the encoder does with an object without a native form (see encode_into).
 Pickler = Union[None, bool, list[Any]]
-#: What the decoder does with a pickle (see _decode_at).
+#: What the decoder does with a pickle (see decode_at).
 Unpickler = Union[None, bool, type, list[Any]]
 
 
 # --------------------------------------------------------------------------- encode
 
 
-def _put_uvarint(out: bytearray, n: int) -> None:
+def put_uvarint(out: bytearray, n: int) -> None:
     while n > 0x7F:
         out.append((n & 0x7F) | 0x80)
         n >>= 7
@@ -255,13 +265,13 @@ def _put_uvarint(out: bytearray, n: int) -> None:
 
 
 def _put_svarint(out: bytearray, n: int) -> None:
-    _put_uvarint(out, n << 1 if n >= 0 else ((-n) << 1) - 1)
+    put_uvarint(out, n << 1 if n >= 0 else ((-n) << 1) - 1)
 
 
 def _put_str(out: bytearray, s: str) -> None:
     b = s.encode("utf-8", "surrogatepass")
     out.append(_T_STR)
-    _put_uvarint(out, len(b))
+    put_uvarint(out, len(b))
     out += b
 
 
@@ -293,15 +303,15 @@ def _put_datetime(out: bytearray, x: datetime.datetime) -> bool:
     out.append(_T_DATETIME)
     _put_svarint(out, x.year)
     out += bytes((x.month, x.day, x.hour, x.minute, x.second))
-    _put_uvarint(out, x.microsecond)
+    put_uvarint(out, x.microsecond)
     out.append(x.fold)
     out.append(tz_kind)
     if tz_kind == _TZ_FIXED:
         assert isinstance(tz, datetime.timezone)
         offset = tz.utcoffset(None)
         _put_svarint(out, offset.days)
-        _put_uvarint(out, offset.seconds)
-        _put_uvarint(out, offset.microseconds)
+        put_uvarint(out, offset.seconds)
+        put_uvarint(out, offset.microseconds)
         _put_str(out, _tz_name(tz))
     elif tz_kind == _TZ_ZONEINFO:
         assert isinstance(tz, zoneinfo.ZoneInfo)
@@ -329,14 +339,14 @@ def _put_other(out: bytearray, x: object, pickler: Pickler) -> None:
         assert isinstance(x, datetime.timedelta)
         out.append(_T_TIMEDELTA)
         _put_svarint(out, x.days)
-        _put_uvarint(out, x.seconds)
-        _put_uvarint(out, x.microseconds)
+        put_uvarint(out, x.seconds)
+        put_uvarint(out, x.microseconds)
         return
     elif t is decimal.Decimal:
         assert isinstance(x, decimal.Decimal)
         b = _decimal_str(x).encode("ascii")
         out.append(_T_DECIMAL)
-        _put_uvarint(out, len(b))
+        put_uvarint(out, len(b))
         out += b
         return
     elif t is uuid.UUID:
@@ -350,19 +360,19 @@ def _put_other(out: bytearray, x: object, pickler: Pickler) -> None:
         out.append(_T_BIGINT)
         out.append(1 if x < 0 else 0)
         b = a.to_bytes((a.bit_length() + 7) >> 3, "little")
-        _put_uvarint(out, len(b))
+        put_uvarint(out, len(b))
         out += b
         return
     if type(pickler) is not list and not pickler:
         raise TypeError(f"cannot encode {t.__qualname__} without allow_pickle=True")
     if type(pickler) is list:
         out.append(_T_PICKLE_REF)
-        _put_uvarint(out, len(pickler))
+        put_uvarint(out, len(pickler))
         pickler.append(x)
         return
     b = pickle.dumps(x, protocol=5)
     out.append(_T_PICKLE)
-    _put_uvarint(out, len(b))
+    put_uvarint(out, len(b))
     out += b
 
 
@@ -386,11 +396,11 @@ def encode(obj: Any, *, allow_pickle: bool = False) -> bytes:
         RuntimeError: A dict or set changed size while it was being encoded.
     """
     out = bytearray()
-    _encode_into(out, obj, True if allow_pickle else None)
+    encode_into(out, obj, True if allow_pickle else None)
     return bytes(out)
 
 
-def _encode_into(out: bytearray, obj: Any, pickler: Pickler) -> None:
+def encode_into(out: bytearray, obj: Any, pickler: Pickler) -> None:
     """Append the item that encodes obj to out (what :func:`encode` returns).
 
     pickler: what becomes of objects without a native form: a list (a
@@ -411,7 +421,7 @@ def _encode_into(out: bytearray, obj: Any, pickler: Pickler) -> None:
                     if n < 0x80:
                         append(n)
                     else:
-                        _put_uvarint(out, n)
+                        put_uvarint(out, n)
                 else:
                     _put_other(out, x, pickler)
             elif t is str:
@@ -421,7 +431,7 @@ def _encode_into(out: bytearray, obj: Any, pickler: Pickler) -> None:
                 if n < 0x80:
                     append(n)
                 else:
-                    _put_uvarint(out, n)
+                    put_uvarint(out, n)
                 out += b
             elif t is float:
                 append(_T_FLOAT)
@@ -432,7 +442,7 @@ def _encode_into(out: bytearray, obj: Any, pickler: Pickler) -> None:
                 append(_T_TRUE if x else _T_FALSE)
             elif t is bytes or t is bytearray:
                 append(_T_BYTES if t is bytes else _T_BYTEARRAY)
-                _put_uvarint(out, len(x))
+                put_uvarint(out, len(x))
                 out += x
             elif t is dict or t in _SEQUENCE_TAGS:
                 if len(stack) >= MAX_DEPTH:
@@ -449,7 +459,7 @@ def _encode_into(out: bytearray, obj: Any, pickler: Pickler) -> None:
                 else:
                     append(_SEQUENCE_TAGS[t])
                     children = iter(x)
-                _put_uvarint(out, len(x))
+                put_uvarint(out, len(x))
                 if x:
                     stack.append(it)
                     it = children
@@ -465,7 +475,7 @@ def _encode_into(out: bytearray, obj: Any, pickler: Pickler) -> None:
 # --------------------------------------------------------------------------- decode
 
 
-def _read_uvarint(buf: bytes, pos: int, end: int) -> tuple[int, int]:
+def read_uvarint(buf: bytes, pos: int, end: int) -> tuple[int, int]:
     """Read a uvarint at ``pos``; return (value, position after it)."""
     start = pos
     n = 0
@@ -488,13 +498,13 @@ def _read_uvarint(buf: bytes, pos: int, end: int) -> tuple[int, int]:
 
 
 def _read_svarint(buf: bytes, pos: int, end: int) -> tuple[int, int]:
-    z, pos = _read_uvarint(buf, pos, end)
+    z, pos = read_uvarint(buf, pos, end)
     return (z >> 1) ^ -(z & 1), pos
 
 
 def _read_len(buf: bytes, pos: int, end: int, what: str, start: int) -> tuple[int, int]:
     """Read a byte length and check that that many bytes remain."""
-    n, pos = _read_uvarint(buf, pos, end)
+    n, pos = read_uvarint(buf, pos, end)
     if n > end - pos:
         raise ValueError(f"truncated {what}: {n} bytes declared, {end - pos} remain, at byte {start}")
     return n, pos
@@ -515,8 +525,8 @@ def _read_str_item(buf: bytes, pos: int, end: int, what: str) -> tuple[str, int]
 
 def _read_timedelta_fields(buf: bytes, pos: int, end: int, start: int, what: str) -> tuple[datetime.timedelta, int]:
     days, pos = _read_svarint(buf, pos, end)
-    seconds, pos = _read_uvarint(buf, pos, end)
-    microseconds, pos = _read_uvarint(buf, pos, end)
+    seconds, pos = read_uvarint(buf, pos, end)
+    microseconds, pos = read_uvarint(buf, pos, end)
     if seconds >= 86400 or microseconds >= 1_000_000:
         raise ValueError(
             f"invalid {what}: seconds must be < 86400 and microseconds < 1000000, "
@@ -532,7 +542,7 @@ def _read_datetime(buf: bytes, pos: int, end: int, start: int) -> tuple[datetime
     year, pos = _read_svarint(buf, pos, end)
     fields = []
     for _ in range(7):
-        n, pos = _read_uvarint(buf, pos, end)
+        n, pos = read_uvarint(buf, pos, end)
         fields.append(n)
     if pos >= end:
         raise ValueError(f"truncated datetime: tz byte expected, input ended, at byte {start}")
@@ -582,8 +592,8 @@ def _read_scalar(buf: bytes, pos: int, end: int, tag: int, start: int, unpickler
         return _read_datetime(buf, pos, end, start)
     if tag == _T_DATE:
         year, pos = _read_svarint(buf, pos, end)
-        month, pos = _read_uvarint(buf, pos, end)
-        day, pos = _read_uvarint(buf, pos, end)
+        month, pos = read_uvarint(buf, pos, end)
+        day, pos = read_uvarint(buf, pos, end)
         try:
             return datetime.date(year, month, day), pos
         except (ValueError, OverflowError) as exc:
@@ -609,9 +619,9 @@ def _read_scalar(buf: bytes, pos: int, end: int, tag: int, start: int, unpickler
     if tag == _T_PICKLE_REF:
         if type(unpickler) is not list:
             if not unpickler:
-                raise ValueError(f"{_PICKLE_REFUSED} (tag 0x7E at byte {start})")
+                raise ValueError(f"{PICKLE_REFUSED} (tag 0x7E at byte {start})")
             raise ValueError(f"pickle reference outside a snapshot frame, at byte {start}")
-        index, pos = _read_uvarint(buf, pos, end)
+        index, pos = read_uvarint(buf, pos, end)
         if index >= len(unpickler):
             raise ValueError(f"pickle reference {index} out of range: the frame has {len(unpickler)}, at byte {start}")
         return unpickler[index], pos
@@ -619,7 +629,7 @@ def _read_scalar(buf: bytes, pos: int, end: int, tag: int, start: int, unpickler
         if type(unpickler) is list:
             raise ValueError(f"pickle item inside a snapshot frame, at byte {start}")
         if not unpickler:
-            raise ValueError(f"{_PICKLE_REFUSED} (tag 0x7F at byte {start})")
+            raise ValueError(f"{PICKLE_REFUSED} (tag 0x7F at byte {start})")
         n, pos = _read_len(buf, pos, end, "pickle", start)
         if unpickler is Pickled:
             return Pickled(buf[pos : pos + n]), pos + n
@@ -740,7 +750,7 @@ def decode(data: Buffer, *, allow_pickle: bool = False) -> Any:
         raise TypeError(f"data must be bytes, bytearray or memoryview, got {type(data).__qualname__}")
     limit = UNLIMITED if allow_pickle else budget_for(len(buf))
     try:
-        value, pos, _ = _decode_at(buf, 0, len(buf), True if allow_pickle else None, limit)
+        value, pos, _ = decode_at(buf, 0, len(buf), True if allow_pickle else None, limit)
     except DecodeBudgetError as exc:
         where = f"the item at byte {exc.offset}"
         msg = budget_message("the value", len(buf), limit, limit + exc.overdraft, where)
@@ -755,7 +765,7 @@ def budget_for(size: int) -> int:
     return DECODE_EXPANSION * size + DECODE_ALLOWANCE
 
 
-def _decode_at(buf: bytes, pos: int, end: int, unpickler: Unpickler, budget: int = UNLIMITED) -> tuple[Any, int, int]:
+def decode_at(buf: bytes, pos: int, end: int, unpickler: Unpickler, budget: int = UNLIMITED) -> tuple[Any, int, int]:
     """Decode the item at buf[pos:end]; return it, the offset past it and the budget left.
 
     unpickler: a list (a snapshot frame's objects) resolves pickle
@@ -825,7 +835,7 @@ def _decode_at(buf: bytes, pos: int, end: int, unpickler: Unpickler, budget: int
         elif _T_TUPLE <= tag <= _T_FROZENSET:
             if len(stack) >= MAX_DEPTH:
                 raise ValueError(f"value nested deeper than {MAX_DEPTH} levels, at byte {start}")
-            count, pos = _read_uvarint(buf, pos, end)
+            count, pos = read_uvarint(buf, pos, end)
             need = 2 * count if tag == _T_DICT else count
             if need > end - pos:
                 raise ValueError(
@@ -874,7 +884,9 @@ def _decode_at(buf: bytes, pos: int, end: int, unpickler: Unpickler, budget: int
                 try:
                     frame.items.add(value)
                 except TypeError:
-                    raise ValueError(f"unhashable set item of type {type(value).__qualname__}, at byte {start}") from None
+                    raise ValueError(
+                        f"unhashable set item of type {type(value).__qualname__}, at byte {start}"
+                    ) from None
             frame.remaining -= 1
             if frame.remaining:
                 break

@@ -32,15 +32,15 @@ import pickle
 from typing import Any
 
 from ._codec_py import (
-    _PICKLE_REFUSED,
     COST_ENTRY,
+    PICKLE_REFUSED,
     UNLIMITED,
     DecodeBudgetError,
     Pickled,
-    _decode_at,
-    _encode_into,
-    _put_uvarint,
-    _read_uvarint,
+    decode_at,
+    encode_into,
+    put_uvarint,
+    read_uvarint,
 )
 
 __all__ = ["OPAQUE", "REFUSE", "UNPICKLE", "collect", "decode_frame", "encode_frame", "merge"]
@@ -87,27 +87,27 @@ def encode_frame(
     while i < n:
         key, value, expires, written = refs[i]
         try:
-            _encode_into(out, key, objects)
-            _encode_into(out, value, objects)
+            encode_into(out, key, objects)
+            encode_into(out, value, objects)
         except TypeError as exc:
             raise TypeError(f"{_where(i, key)}: {exc}") from exc
         except ValueError as exc:
             raise ValueError(f"{_where(i, key)}: {exc}") from exc
-        _put_uvarint(out, expires - created_ns if expires else 0)
+        put_uvarint(out, expires - created_ns if expires else 0)
         if write_times:
             # 0: unknown; a write time after the cut (the clock stepped back) is written as the cut.
-            _put_uvarint(out, 0 if written == 0 else (created_ns - written + 1 if written <= created_ns else 1))
+            put_uvarint(out, 0 if written == 0 else (created_ns - written + 1 if written <= created_ns else 1))
         i += 1
         if len(out) >= target:
             break
     head = bytearray()
-    _put_uvarint(head, len(objects) if objects else 0)
+    put_uvarint(head, len(objects) if objects else 0)
     if objects:
         try:
             data = pickle.dumps(objects, protocol=5)
         except Exception as exc:
             raise TypeError(f"entries {start} to {i - 1}: a key or value does not pickle: {exc}") from exc
-        _put_uvarint(head, len(data))
+        put_uvarint(head, len(data))
         head += data
     return bytes(head + out), i - start
 
@@ -156,13 +156,13 @@ def decode_frame(
     for i in range(count):
         try:
             left -= COST_ENTRY
-            key, pos, left = _decode_at(payload, pos, end, objects, left)
-            value, pos, left = _decode_at(payload, pos, end, objects, left)
+            key, pos, left = decode_at(payload, pos, end, objects, left)
+            value, pos, left = decode_at(payload, pos, end, objects, left)
             at = pos
-            delta, pos = _read_uvarint(payload, pos, end)
+            delta, pos = read_uvarint(payload, pos, end)
             age = 0
             if write_times:
-                age, pos = _read_uvarint(payload, pos, end)
+                age, pos = read_uvarint(payload, pos, end)
         except DecodeBudgetError as exc:
             raise DecodeBudgetError(f"entry {i} of {count}: {exc}", exc.overdraft, exc.offset, i) from None
         except ValueError as exc:
@@ -186,7 +186,9 @@ def decode_frame(
             try:
                 sink._put_at(key, value, expires, written)
             except TypeError as exc:
-                raise ValueError(f"entry {i} of {count}: unusable key of type {type(key).__qualname__} ({exc})") from None
+                raise ValueError(
+                    f"entry {i} of {count}: unusable key of type {type(key).__qualname__} ({exc})"
+                ) from None
         live += 1
     if pos != end:
         raise ValueError(f"trailing bytes: {end - pos} after the last of {count} entries, at byte {pos}")
@@ -195,13 +197,13 @@ def decode_frame(
 
 def _read_objects(payload: bytes, end: int, mode: int) -> tuple[Any, int]:
     """The frame's pickled objects as the decoder's unpickler argument, and the offset of its first entry."""
-    n, pos = _read_uvarint(payload, 0, end)
+    n, pos = read_uvarint(payload, 0, end)
     if not n:
         return (None if mode == REFUSE else []), pos
     if mode == REFUSE:
-        raise ValueError(f"{_PICKLE_REFUSED} (the frame holds {n} pickled objects, at byte 0)")
+        raise ValueError(f"{PICKLE_REFUSED} (the frame holds {n} pickled objects, at byte 0)")
     at = pos
-    size, pos = _read_uvarint(payload, pos, end)
+    size, pos = read_uvarint(payload, pos, end)
     if size > end - pos or n > size:
         raise ValueError(f"pickled objects: {n} in {size} bytes declared, {end - pos} bytes remain, at byte {at}")
     if mode == OPAQUE:

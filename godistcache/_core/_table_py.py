@@ -6,7 +6,8 @@ It is the reference the compiled table is tested against, the core used when
 Each key maps to a list ``[value, expires, written, key]`` (Unix ns;
 ``expires`` 0 for never, ``written`` 0 when unknown or not tracked; ``key`` the
 stored key object, which on_evict is given), and in a bounded table also
-``policy, weight, position, hash`` (see :meth:`Table._set_bound`). The list is updated in place when a live key is overwritten, so
+``policy, weight, position, hash`` (see :meth:`Table._set_bound`). The list
+is updated in place when a live key is overwritten, so
 an iterator holding it sees the new value, as the compiled table's does.
 
 The compiled table is atomic because it never lets the GIL go while the

@@ -9,8 +9,8 @@ from typing import Callable
 
 from .._files import open_regular
 from .._progress import ProgressBar
+from .._snapshot_file import Header, read_header
 from ..errors import ConfigurationError, DecryptionError, SnapshotError
-from ..snapshot import Header, read_header
 
 logger = logging.getLogger(__name__)
 

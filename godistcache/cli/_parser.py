@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Callable
 
-from .. import __version__
+from .._version import __version__
 from ._bench_cmd import cmd_bench
 from ._s3_cmd import cmd_ls, cmd_pull, cmd_push
 from ._snapshot_cmd import cmd_export, cmd_inspect, cmd_verify

@@ -29,7 +29,7 @@ def _keyring_from_env(var: str) -> Optional[Keyring]:
     where they would land in the shell's history and in ``ps``.
     """
     value = os.environ.get(var, "")
-    return Keyring._from_variable(var, value) if value else None
+    return Keyring.from_variable(var, value) if value else None
 
 
 def _key_id(header: Header) -> str:

@@ -66,18 +66,18 @@ FILES = {"plain": False, "sealed": True, "pickled": False, "timed": False}
 
 def build(name: str, core: ModuleType) -> bytes:
     """The bytes of golden file name, its frames encoded by core (a ``godistcache._core._frames_*`` module)."""
-    from godistcache import snapshot
+    from godistcache import _snapshot_file as snapshot
     from godistcache.crypto import Keyring
 
     entries = golden_entries(name)
     keyring = Keyring(KEY) if FILES[name] else None
     timed = name == "timed"
-    header = snapshot._build_header(
-        CREATED_NS, len(entries), keyring._ids[-1] if keyring else None, SALT, INSTANCE_ID, write_times=timed
+    header = snapshot.build_header(
+        CREATED_NS, len(entries), keyring.newest_id if keyring else None, SALT, INSTANCE_ID, write_times=timed
     )
     out = io.BytesIO()
     out.write(header)
-    writer = snapshot._FrameWriter(out, header, keyring._derive(None, SALT, snapshot.KDF_INFO) if keyring else None)
+    writer = snapshot.FrameWriter(out, header, keyring.derive(None, SALT, snapshot.KDF_INFO) if keyring else None)
     refs = _refs(core, entries)
     done = frames = 0
     while done < len(entries):
@@ -85,7 +85,7 @@ def build(name: str, core: ModuleType) -> bytes:
         writer.frame(snapshot.FRAME_ENTRIES, k, payload)
         done += k
         frames += 1
-    writer.frame(snapshot.FRAME_END, 0, snapshot._END.pack(len(entries), frames))
+    writer.frame(snapshot.FRAME_END, 0, snapshot.END.pack(len(entries), frames))
     return out.getvalue()
 
 
