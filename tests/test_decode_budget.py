@@ -299,6 +299,10 @@ def frame_of(values: list[Any]) -> tuple[bytes, int]:
     return payload, n
 
 
+def _containers_of(inner: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    return st.lists(inner, min_size=1) | st.tuples(inner, inner) | st.dictionaries(st.text(), inner, min_size=1)
+
+
 realistic = st.recursive(
     st.none()
     | st.booleans()
@@ -310,8 +314,7 @@ realistic = st.recursive(
     | st.datetimes(timezones=st.none() | st.just(datetime.timezone.utc))
     | st.uuids()
     | st.frozensets(st.integers(), min_size=1),
-    # Every branch recurses: hypothesis warns (an error here) when it draws one that ignores inner.
-    lambda inner: st.lists(inner, min_size=1) | st.tuples(inner, inner) | st.dictionaries(st.text(), inner, min_size=1),
+    _containers_of,
     max_leaves=30,
 )
 
