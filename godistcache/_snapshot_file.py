@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from ._core import _frames_py, core_of
 from ._core import frames as selected_frames
-from ._core._codec_py import DecodeBudgetError, budget_for, budget_message
+from ._core._budget import DecodeBudgetError, budget_for, budget_message
 from ._core.frames import UNPICKLE
 from ._files import open_regular
 from .crypto import Keyring

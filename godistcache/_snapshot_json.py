@@ -16,7 +16,7 @@ import uuid
 from typing import IO, Any
 
 from ._contract import CoreTable
-from ._core._codec_py import Pickled
+from ._core._value_format import Pickled
 from ._core.table import now_ns
 from ._snapshot_file import frame_codec, ns_to_datetime
 

@@ -8,6 +8,12 @@ behaviour, the reference for both) and a selector that picks one::
     frames   _frames_c.pyx/.pxd  _frames_py.py   cache entries <-> snapshot frame payloads
     seal     _seal_c.pyx/.pxd    _seal_py.py     AES-GCM blobs and put_crypt/get_crypt
 
+A pure-Python twin too large for one concern has its parts beside it, each
+one concern: the table's size bound (``_bound_py``), on_evict
+(``_listener_py``), TTLs (``_ttl_py``) and clock (``_clock_py``); the codec's
+format (``_value_format``), encoder (``_encode_py``) and decode budget
+(``_budget``). The twin module keeps the compiled module's names.
+
 ``GODISTCACHE_NO_EXTENSIONS=1`` makes every selector pick the pure-Python
 twin (``_compat``). :data:`CORES` says what each picked. :func:`table_class`
 and :func:`core_of` tell which table a cache stands on (snapshots match it);

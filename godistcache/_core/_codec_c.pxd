@@ -27,7 +27,7 @@ ctypedef struct Reader:
     const unsigned char *pos
     const unsigned char *end
     const unsigned char *start     # error messages count offsets from here
-    Py_ssize_t budget              # bytes of objects still allowed (_codec_py's decode budget)
+    Py_ssize_t budget              # bytes of objects still allowed (the decode budget: _budget)
 
 
 cdef inline void buffer_init(Buffer *b) noexcept:
@@ -115,7 +115,7 @@ cdef inline void reader_init(Reader *r, const unsigned char *data, Py_ssize_t n)
     r.budget = PY_SSIZE_T_MAX     # not budgeted (trusted) unless the caller sets one
 
 
-# Charged once per snapshot entry besides its key and value (_codec_py.COST_ENTRY).
+# Charged once per snapshot entry besides its key and value (_budget.COST_ENTRY).
 cdef enum:
     COST_ENTRY = 48
 
@@ -124,7 +124,7 @@ cdef object _over_budget(Reader *r, const unsigned char *start)
 
 
 # Encode one item (tag and payload) onto b. depth counts the containers
-# around obj: 0 for a top-level value. pickler: see _codec_py.encode_into.
+# around obj: 0 for a top-level value. pickler: see _encode_py.encode_into.
 cdef int _encode_item(Buffer *b, object obj, int depth, object pickler) except -1
 
 # Decode one item at r.pos and advance past it. unpickler: see _codec_py.decode_at.

@@ -1,8 +1,10 @@
 # cython: language_level=3, embedsignature=True, binding=False
-"""The compiled value codec: the twin of ``godistcache._codec_py``.
+"""The compiled value codec: the twin of ``godistcache._core._codec_py``.
 
-``_codec_py`` defines the wire format (version 1); this module writes the same
-bytes and reads the same bytes, with the same errors, only faster. Neither
+The pure-Python twin defines the wire format, version 1 (``docs/value-format.md``;
+the code: ``_codec_py``, ``_encode_py``, ``_value_format`` and the decode budget
+``_budget``); this module writes the same bytes and reads the same bytes, with
+the same errors, only faster. Neither
 the encoder nor the decoder recurses: the containers open at any moment (at
 most MAX_DEPTH) sit in an array of frames, so nesting costs no C stack and a
 thread with a small stack handles the deepest value too.
@@ -45,19 +47,19 @@ import pickle as _pickle
 import uuid as _uuid
 import zoneinfo as _zoneinfo
 
-from godistcache._core import _codec_py
+from godistcache._core import _budget, _value_format
 
 __all__ = ["DECODE_ALLOWANCE", "DECODE_EXPANSION", "FORMAT_VERSION", "MAX_DEPTH", "DecodeBudgetError", "decode", "encode"]
 
 #: Version of the wire format this module reads and writes.
-FORMAT_VERSION = 1
+FORMAT_VERSION = _value_format.FORMAT_VERSION
 
 #: Deepest container nesting encode writes and decode accepts.
-MAX_DEPTH = 1000
+MAX_DEPTH = _value_format.MAX_DEPTH
 
-DECODE_EXPANSION = _codec_py.DECODE_EXPANSION
-DECODE_ALLOWANCE = _codec_py.DECODE_ALLOWANCE
-DecodeBudgetError = _codec_py.DecodeBudgetError
+DECODE_EXPANSION = _budget.DECODE_EXPANSION
+DECODE_ALLOWANCE = _budget.DECODE_ALLOWANCE
+DecodeBudgetError = _budget.DecodeBudgetError
 
 
 cdef extern from "Python.h":
@@ -153,7 +155,7 @@ cdef enum:
     C_MAX_DEPTH = 1000
     INLINE_FRAMES = 8       # containers open at once before a frame array is allocated
 
-    # The decode budget's charges: the same as _codec_py's _COST_* (its docstring says why).
+    # The decode budget's charges: the same as _budget's COST_* (its docstring says why).
     C_EXPANSION = 16
     C_ALLOWANCE = 1 << 20
     COST_FLOAT = 24
@@ -178,7 +180,7 @@ cdef enum:
     COST_PICKLED = 88
 
 _DEPTH_MESSAGE = f"value nested deeper than {MAX_DEPTH} levels (a cycle?)"
-_PICKLE_REFUSED = "pickled value refused: pass allow_pickle=True only for data you trust"
+_PICKLE_REFUSED = _value_format.PICKLE_REFUSED
 
 import_datetime()
 
@@ -191,11 +193,11 @@ cdef object _Decimal = _decimal.Decimal
 cdef object _UUID = _uuid.UUID
 cdef object _pickle_dumps = _pickle.dumps
 cdef object _pickle_loads = _pickle.loads
-cdef object _Pickled = _codec_py.Pickled
-cdef object _DecodeBudgetError = _codec_py.DecodeBudgetError
-cdef object _budget_message = _codec_py.budget_message
-assert (C_EXPANSION, C_ALLOWANCE, COST_ENTRY) == (
-    _codec_py.DECODE_EXPANSION, _codec_py.DECODE_ALLOWANCE, _codec_py.COST_ENTRY)
+cdef object _Pickled = _value_format.Pickled
+cdef object _DecodeBudgetError = _budget.DecodeBudgetError
+cdef object _budget_message = _budget.budget_message
+assert (C_MAX_DEPTH, C_EXPANSION, C_ALLOWANCE, COST_ENTRY) == (
+    _value_format.MAX_DEPTH, _budget.DECODE_EXPANSION, _budget.DECODE_ALLOWANCE, _budget.COST_ENTRY)
 
 _CONTAINER_NAMES = ("tuple", "list", "dict", "set", "frozenset")   # tags 0x09..0x0D
 
@@ -1164,7 +1166,7 @@ cdef object _decode_all(const unsigned char *data, Py_ssize_t n, object unpickle
     cdef Reader r
     reader_init(&r, data, n)
     if not unpickler:   # untrusted: budgeted
-        limit = min(_codec_py.budget_for(n), PY_SSIZE_T_MAX)
+        limit = min(_budget.budget_for(n), PY_SSIZE_T_MAX)
         r.budget = limit
         try:
             value = _decode_item(&r, 0, unpickler)

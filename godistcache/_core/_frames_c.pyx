@@ -29,7 +29,8 @@ from godistcache._core._table_c cimport Entry, Table
 
 import pickle as _pickle
 
-from godistcache._core._codec_py import PICKLE_REFUSED as _PICKLE_REFUSED, DecodeBudgetError, Pickled
+from godistcache._core._budget import DecodeBudgetError
+from godistcache._core._value_format import PICKLE_REFUSED as _PICKLE_REFUSED, Pickled
 from godistcache._core._frames_py import OPAQUE, REFUSE, UNPICKLE
 from godistcache._core._table_c import now_ns as _now_ns
 

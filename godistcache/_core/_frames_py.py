@@ -11,7 +11,7 @@ and an entry is::
     key item | value item | uvarint(expires - created_ns, or 0: never)
         [| uvarint(created_ns - written + 1, or 0: unknown), in files with write times]
 
-with the items in the value codec's format (``_codec_py``). Keys and values
+with the items in the value codec's format (``docs/value-format.md``). Keys and values
 the codec has no native form for (saved with ``allow_pickle=True``) are
 collected per frame and pickled together, once, as one list; their items are
 pickle references (tag 0x7E) to its indexes. One pickle per frame rather than
@@ -31,17 +31,10 @@ from __future__ import annotations
 import pickle
 from typing import Any
 
-from ._codec_py import (
-    COST_ENTRY,
-    PICKLE_REFUSED,
-    UNLIMITED,
-    DecodeBudgetError,
-    Pickled,
-    decode_at,
-    encode_into,
-    put_uvarint,
-    read_uvarint,
-)
+from ._budget import COST_ENTRY, UNLIMITED, DecodeBudgetError
+from ._codec_py import decode_at, read_uvarint
+from ._encode_py import encode_into, put_uvarint
+from ._value_format import PICKLE_REFUSED, Pickled
 
 __all__ = ["OPAQUE", "REFUSE", "UNPICKLE", "collect", "decode_frame", "encode_frame", "merge"]
 

@@ -10,6 +10,10 @@ stored key object, which on_evict is given), and in a bounded table also
 is updated in place when a live key is overwritten, so
 an iterator holding it sees the new value, as the compiled table's does.
 
+Its parts sit beside it: the size bound (``_bound_py``) and on_evict
+(``_listener_py``) are mixins of :class:`Table`; TTL conversion is
+``_ttl_py`` and the clock ``_clock_py``, whose names this module re-exports.
+
 The compiled table is atomic because it never lets the GIL go while the
 table is inconsistent; Python code can't promise that, so this twin takes a
 re-entrant lock in every method instead. Entries it removes are kept alive
@@ -19,184 +23,32 @@ cache finds it consistent, as in the compiled table.
 
 from __future__ import annotations
 
-import datetime
-import logging
-import math
 import operator
-import reprlib
 import sys
 import threading
-import time
 from collections.abc import Hashable, Iterable, Iterator
-from typing import Any, Union
+from typing import Any
+
+from ._bound_py import EXPIRES, KEY, VALUE, WEIGHT, BoundMethods
+from ._clock_py import CLOCK_RESOLUTION_NS, clock_uses_tsc, now_ns
+from ._clock_py import set_clock as _set_clock  # noqa: F401 - the test hook, as in _table_c
+from ._listener_py import DELETED, EXPIRED, REPLACED, FlushingLock, ListenerMethods
+from ._ttl_py import MAX_TTL_NS, TTL, ttl_to_ns
 
 __all__ = ["CLOCK_RESOLUTION_NS", "MAX_TTL_NS", "Table", "TTL", "clock_uses_tsc", "now_ns", "own_methods", "ttl_to_ns"]
 
-#: What a TTL may be: seconds as int or float, or a timedelta.
-TTL = Union[int, float, datetime.timedelta]
-
-#: Longest TTL: 2**62 ns, about 146 years, so that now + ttl fits in int64.
-MAX_TTL_NS = 1 << 62
-_MAX_TTL_S = MAX_TTL_NS // 1_000_000_000
-
-#: Resolution of the wall clock used for expiry, in nanoseconds.
-CLOCK_RESOLUTION_NS = int(time.get_clock_info("time").resolution * 1e9) or 1
-
 _INT64_MAX = (1 << 63) - 1
 _MAX_LOOKUP_RESTARTS = 16
-_MAX_SIZE = 1 << 31  # the compiled table's limit, kept here so both accept the same bounds
-_NO_BOUND = sys.maxsize
-_MASK64 = (1 << 64) - 1
-_GOLDEN = 0x9E3779B97F4A7C15
-_NO_PURGE_YET = sys.maxsize // 2
-
-# The size bound (S3-FIFO), as in _table_c: see the comment above Table._weigh there.
-_POL_FREQ = 3
-_POL_MAIN = 4
-_SMALL_SHARE = 20
-_SECOND_CHANCES = 64
-_PURGE_SHARE = 4
-_VALUE, _EXPIRES, _WRITTEN, _KEY, _POL, _WEIGHT, _POS, _HASH = range(8)
-
-# What on_evict's third argument says.
-EXPIRED = "expired"
-EVICTED = "evicted"
-DELETED = "deleted"
-REPLACED = "replaced"
-
-_logger = logging.getLogger("godistcache")
-_fake_now = 0
-
-
-def now_ns() -> int:
-    """Return the table's clock: Unix time in nanoseconds."""
-    return _fake_now or time.time_ns()
-
-
-def clock_uses_tsc() -> bool:
-    """Always False: the pure-Python table reads ``time.time_ns()``."""
-    return False
-
-
-def _set_clock(now_ns: int | None = None) -> None:
-    """Freeze the table's clock at ``now_ns`` (int, Unix ns), or unfreeze it with None.
-
-    A test hook: it affects every table of this module.
-    """
-    global _fake_now
-    if now_ns is None:
-        _fake_now = 0
-    else:
-        if now_ns <= 0:
-            raise ValueError(f"now_ns must be > 0, got {now_ns!r}")
-        _fake_now = now_ns
 
 
 def own_methods(cls: type, names: Iterable[str]) -> None:
     """Nothing to do for the pure-Python table (the compiled one rebinds C methods)."""
 
 
-def _float_ttl_ns(d: float, ttl: object) -> int:
-    if d != d:
-        raise ValueError(f"ttl must be a number of seconds, got {ttl!r}")
-    if d < 0:
-        raise ValueError(f"ttl must be >= 0, got {ttl!r}")
-    if d == 0 or d == float("inf"):
-        return 0
-    d = d * 1e9 + 0.5  # nearest ns, computed as the compiled table does
-    if d >= MAX_TTL_NS:  # before floor(), which raises on inf
-        raise ValueError(f"ttl must be at most {_MAX_TTL_S} seconds, got {ttl!r}")
-    ns = math.floor(d)
-    return ns if ns > 0 else 1
-
-
-def _int_ttl_ns(ttl: int) -> int:
-    if ttl < 0:
-        raise ValueError(f"ttl must be >= 0, got {ttl!r}")
-    if ttl > _MAX_TTL_S:
-        raise ValueError(f"ttl must be at most {_MAX_TTL_S} seconds, got {ttl!r}")
-    return ttl * 1_000_000_000
-
-
-def ttl_to_ns(ttl: object) -> int:
-    """Normalise a TTL (seconds as int/float, or a timedelta) to nanoseconds; 0 means never."""
-    tp = type(ttl)
-    if tp is float:
-        return _float_ttl_ns(ttl, ttl)  # type: ignore[arg-type]
-    if tp is int:
-        return _int_ttl_ns(ttl)  # type: ignore[arg-type]
-    if isinstance(ttl, bool):
-        raise TypeError("ttl must be seconds (int or float) or a timedelta, got bool")
-    if isinstance(ttl, float):
-        return _float_ttl_ns(float.__float__(ttl), ttl)
-    if isinstance(ttl, int):
-        return _int_ttl_ns(int(ttl))
-    if isinstance(ttl, datetime.timedelta):
-        ns = (ttl.days * 86400 + ttl.seconds) * 1_000_000_000 + ttl.microseconds * 1000
-        if ns < 0:
-            raise ValueError(f"ttl must be >= 0, got {ttl!r}")
-        if ns >= MAX_TTL_NS:
-            raise ValueError(f"ttl must be at most {_MAX_TTL_S} seconds, got {ttl!r}")
-        return ns
-    if not isinstance(ttl, (str, bytes, bytearray, complex)):  # complex has a __float__ that raises on 3.9
-        if hasattr(tp, "__index__"):
-            return _int_ttl_ns(operator.index(ttl))  # type: ignore[arg-type]
-        if hasattr(tp, "__float__"):
-            return _float_ttl_ns(float(ttl), ttl)  # type: ignore[arg-type]
-    raise TypeError(f"ttl must be seconds (int or float) or a timedelta, got {tp.__name__}")
-
-
-def _bound_arg(name: str, value: Any, limit: int, unbounded: int) -> int:
-    """A bound argument checked: an int from 1 to limit - 1, or None for unbounded."""
-    if value is None:
-        return unbounded
-    if isinstance(value, bool) or not hasattr(type(value), "__index__"):
-        raise TypeError(f"{name} must be an int or None, got {type(value).__name__}")
-    n = operator.index(value)
-    if n < 1 or n >= limit:
-        raise ValueError(f"{name} must be between 1 and {limit - 1}, got {value!r}")
-    return n
-
-
-def _notify(listener: Any, key: Any, value: Any, cause: str) -> None:
-    try:
-        listener(key, value, cause)
-    except Exception:
-        _logger.exception(
-            "on_evict listener %r raised for an entry that left the cache (%s); the cache is not affected",
-            listener,
-            cause,
-        )
-
-
-class _FlushingLock:
-    """The lock of a table with a listener: letting go of it last tells on_evict what left the table.
-
-    Only one thread can be inside, so _depth counts the owner's nesting.
-    """
-
-    __slots__ = ("_depth", "_rlock", "_table")
-
-    def __init__(self, table: Table) -> None:
-        self._rlock = threading.RLock()
-        self._table = table
-        self._depth = 0
-
-    def __enter__(self) -> None:
-        self._rlock.acquire()
-        self._depth += 1
-
-    def __exit__(self, *exc: object) -> None:
-        self._depth -= 1
-        outermost = self._depth == 0
-        self._rlock.release()
-        if outermost and self._table._pending:
-            self._table._flush()
-
-
-class Table:
+class Table(BoundMethods, ListenerMethods):
     """Hash table with a per-entry absolute expiry, checked on every read."""
 
+    # Every slot is here, the mixins' state too (they declare its types): the layout _table_c's Table has.
     __slots__ = (
         "_bounded",
         "_evicted",
@@ -237,7 +89,7 @@ class Table:
     _default_ttl: float
     _default_ttl_ns: int
     _hits: int  # get and [] that found a live entry
-    _lock: threading.RLock | _FlushingLock
+    _lock: threading.RLock | FlushingLock
     _lookup_depth: int
     _min_expires: int
     _misses: int  # get and [] that did not
@@ -249,22 +101,6 @@ class Table:
     _sweep_keys: list[Hashable]
     _track: bool
     _version: int
-    _bounded: bool
-    _evicted: int  # entries evicted by the size bound
-    _ghost: list[int]  # fingerprints of keys evicted from the small queue, buckets of 4
-    _ghost_buckets: int
-    _ghost_ctr: int
-    _main_hand: int
-    _max_size: int
-    _max_weight: int
-    _nsmall: int
-    _on_evict: Any
-    _pending: list[tuple[Any, Any, str]]  # (key, value, cause) to tell on_evict, outside the lock
-    _seq: list[list[Any] | None]  # a bounded table's entries in insertion order; None: removed
-    _since_purge: int
-    _small_hand: int
-    _weigher: Any
-    _weight: int
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Table:
         self = object.__new__(cls)
@@ -284,28 +120,10 @@ class Table:
         self._deletes = 0
         self._expired = 0
         self._version = 0
-        self._bounded = False
-        self._evicted = 0
-        self._ghost = []
-        self._ghost_buckets = 0
-        self._ghost_ctr = 0
-        self._max_size = _NO_BOUND
-        self._max_weight = _INT64_MAX
-        self._weigher = None
         self._on_evict = None
         self._pending = []
-        self._reset_policy()
+        self._init_bound()
         return self
-
-    def _reset_policy(self) -> None:
-        self._seq = []
-        self._nsmall = 0
-        self._small_hand = 0
-        self._main_hand = 0
-        self._since_purge = _NO_PURGE_YET
-        self._weight = 0
-        self._ghost = [0] * len(self._ghost)
-        self._ghost_ctr = 0
 
     def __init__(self, default_ttl: TTL | None = 0) -> None:
         self.default_ttl = default_ttl
@@ -377,16 +195,8 @@ class Table:
             if self._bounded:
                 self._unlink(current)
             if self._on_evict is not None:
-                self._pending.append((current[_KEY], current[_VALUE], cause))
+                self._pending.append((current[KEY], current[VALUE], cause))
         return current
-
-    def _flush(self) -> None:
-        """Tell on_evict what left the table, outside the lock; each exception is logged."""
-        batch, self._pending = self._pending, []  # one bytecode swap each: no lock needed
-        listener = self._on_evict
-        for key, value, cause in batch:
-            if listener is not None:
-                _notify(listener, key, value, cause)
 
     def _find_live(self, key: Hashable) -> list[Any] | None:
         entry = self._lookup(key)
@@ -399,10 +209,6 @@ class Table:
             dead = self._pop_entry(key, entry, EXPIRED)  # noqa: F841 - released on return, after the table is consistent
             return None
         return entry
-
-    def _touch(self, entry: list[Any]) -> None:
-        if entry[_POL] & _POL_FREQ != _POL_FREQ:
-            entry[_POL] += 1
 
     def _put(self, key: Hashable, value: Any, ttl_ns: int) -> None:
         if ttl_ns:
@@ -436,11 +242,11 @@ class Table:
                 if expires and expires < self._min_expires:
                     self._min_expires = expires
                 if self._on_evict is not None:
-                    self._pending.append((entry[_KEY], old_value, REPLACED))
+                    self._pending.append((entry[KEY], old_value, REPLACED))
                 if self._bounded:
                     self._touch(entry)
-                    self._weight += w - entry[_WEIGHT]
-                    entry[_WEIGHT] = w
+                    self._weight += w - entry[WEIGHT]
+                    entry[WEIGHT] = w
                     self._make_room(entry)
                 return
             # An expired entry is gone: the key comes back as a new one, at the end.
@@ -492,170 +298,6 @@ class Table:
         self._min_expires = min((e[1] for e in list(self._data.values()) if e[1]), default=_INT64_MAX)
         self._expired += len(grave)
         return len(grave)
-
-    # -- the size bound: S3-FIFO, step for step as _table_c does it ---------------
-
-    def _weigh(self, key: Hashable, value: Any) -> int:
-        w = self._weigher(key, value)
-        if isinstance(w, bool) or not isinstance(w, int):
-            raise TypeError(f"weigher must return an int, got {type(w).__name__} for key {reprlib.repr(key)}")
-        if w < 0:
-            raise ValueError(f"weigher returned {w} for key {reprlib.repr(key)}: weights must be >= 0")
-        if w > self._max_weight:
-            raise ValueError(
-                f"key {reprlib.repr(key)} weighs {w}, more than max_weight={self._max_weight}: it can't be stored"
-            )
-        return int(w)
-
-    def _policy_insert(self, entry: list[Any], h: int) -> None:
-        if self._ghost_buckets and self._ghost_take(h):
-            entry[_POL] = _POL_MAIN
-        else:
-            self._nsmall += 1
-        self._weight += entry[_WEIGHT]
-        self._seq.append(entry)
-
-    def _unlink(self, entry: list[Any]) -> None:
-        if not entry[_POL] & _POL_MAIN:
-            self._nsmall -= 1
-        self._weight -= entry[_WEIGHT]
-        self._seq[entry[_POS]] = None
-        if len(self._seq) > 64 and len(self._seq) > 3 * len(self._data):
-            self._compact()
-
-    def _compact(self) -> None:
-        # Drops the holes; each hand keeps its place in the order, as a resize does in _table_c.
-        seq: list[list[Any] | None] = []
-        small_hand = main_hand = -1
-        for i, entry in enumerate(self._seq):
-            if i == self._small_hand:
-                small_hand = len(seq)
-            if i == self._main_hand:
-                main_hand = len(seq)
-            if entry is not None:
-                entry[_POS] = len(seq)
-                seq.append(entry)
-        self._small_hand = small_hand if small_hand >= 0 else len(seq)
-        self._main_hand = main_hand if main_hand >= 0 else len(seq)
-        self._seq = seq
-
-    def _ghost_slot(self, h: int) -> tuple[int, int]:
-        m = ((h & _MASK64) * _GOLDEN) & _MASK64
-        fp = m & 0xFFFFFFFF
-        return 4 * ((m >> 32) & (self._ghost_buckets - 1)), fp or 1
-
-    def _ghost_add(self, h: int) -> None:
-        if not self._ghost_buckets:
-            want = self._max_size if self._max_size != _NO_BOUND else len(self._data)
-            slots = 64
-            while slots < want // 2:
-                slots <<= 1
-            self._ghost = [0] * slots
-            self._ghost_buckets = slots // 4
-        base, fp = self._ghost_slot(h)
-        bucket = self._ghost[base : base + 4]
-        if fp in bucket:
-            return
-        if 0 in bucket:
-            self._ghost[base + bucket.index(0)] = fp
-            return
-        self._ghost[base + (self._ghost_ctr & 3)] = fp
-        self._ghost_ctr = (self._ghost_ctr + 1) & 0xFFFFFFFF
-
-    def _ghost_take(self, h: int) -> bool:
-        base, fp = self._ghost_slot(h)
-        for j in range(base, base + 4):
-            if self._ghost[j] == fp:
-                self._ghost[j] = 0
-                return True
-        return False
-
-    def _small_victim(self, protect: list[Any], now: int) -> list[Any] | None:
-        seq = self._seq
-        i = self._small_hand
-        advancing = True
-        while i < len(seq):
-            entry = seq[i]
-            i += 1
-            if entry is None or entry[_POL] & _POL_MAIN:
-                if advancing:
-                    self._small_hand = i
-                continue
-            if entry is protect:
-                advancing = False
-                continue
-            if entry[_EXPIRES] and entry[_EXPIRES] <= now:
-                return entry
-            if entry[_POL] & _POL_FREQ:
-                entry[_POL] = _POL_MAIN
-                self._nsmall -= 1
-                if advancing:
-                    self._small_hand = i
-                continue
-            return entry
-        return None
-
-    def _main_victim(self, protect: list[Any], now: int) -> list[Any] | None:
-        nmain = len(self._data) - self._nsmall
-        pos = protect[_POS]
-        if protect[_POL] & _POL_MAIN and pos < len(self._seq) and self._seq[pos] is protect:
-            nmain -= 1
-        if nmain <= 0:
-            return None
-        seq = self._seq
-        i = self._main_hand
-        spared = 0
-        for _ in range((_SECOND_CHANCES + 2) * (len(seq) + 1)):
-            if i >= len(seq):
-                i = 0
-            entry = seq[i]
-            i += 1
-            if entry is None or not entry[_POL] & _POL_MAIN or entry is protect:
-                continue
-            expired = entry[_EXPIRES] and entry[_EXPIRES] <= now
-            if entry[_POL] & _POL_FREQ and spared < _SECOND_CHANCES and not expired:
-                entry[_POL] -= 1
-                spared += 1
-                continue
-            self._main_hand = i
-            return entry
-        return None
-
-    def _evict_one(self, protect: list[Any], now: int) -> list[Any]:
-        cap = self._max_size if self._max_size != _NO_BOUND else len(self._data)
-        victim = None
-        if self._nsmall and (self._nsmall * _SMALL_SHARE >= cap or self._nsmall == len(self._data)):
-            victim = self._small_victim(protect, now)
-        if victim is None:
-            victim = self._main_victim(protect, now)
-            if victim is None:
-                victim = self._small_victim(protect, now)
-                if victim is None:
-                    raise RuntimeError("cache over its bound with no entry to evict (a bug: please report it)")
-        expired = bool(victim[_EXPIRES] and victim[_EXPIRES] <= now)
-        small = not victim[_POL] & _POL_MAIN
-        self._pop_entry(victim[_KEY], victim, EXPIRED if expired else EVICTED)
-        if expired:
-            self._expired += 1
-        else:
-            self._evicted += 1
-            self._version += 1
-            if small:
-                self._ghost_add(victim[_HASH])
-        return victim
-
-    def _make_room(self, protect: list[Any]) -> None:
-        """Free entries (never protect) until the table fits its bounds (see _table_c's _make_room)."""
-        if len(self._data) <= self._max_size and self._weight <= self._max_weight:
-            return
-        now = now_ns()
-        cap = self._max_size if self._max_size != _NO_BOUND else len(self._data)
-        grave = []  # released once the table is consistent
-        if now >= self._min_expires and self._since_purge >= max(cap // _PURGE_SHARE, 1):
-            self._purge(now)
-        self._since_purge += 1
-        while len(self._data) > self._max_size or self._weight > self._max_weight:
-            grave.append(self._evict_one(protect, now))
 
     # -- public API ------------------------------------------------------------
 
@@ -810,7 +452,7 @@ class Table:
             if self._on_evict is not None:
                 now = now_ns()
                 self._pending.extend(
-                    (k, e[_VALUE], EXPIRED if e[_EXPIRES] and e[_EXPIRES] <= now else DELETED) for k, e in old.items()
+                    (k, e[VALUE], EXPIRED if e[EXPIRES] and e[EXPIRES] <= now else DELETED) for k, e in old.items()
                 )
             self._data = {}
             self._sweep_keys = []
@@ -924,71 +566,6 @@ class Table:
                 yield (key, entry[0], expires, entry[2])
         if self._version != version:
             raise RuntimeError("cache changed during iteration")
-
-    # -- bounds and the listener ----------------------------------------------
-
-    def _set_bound(self, max_size: int | None = None, max_weight: int | None = None, weigher: Any = None) -> None:
-        """Bound an empty table: at most max_size entries, at most max_weight in weight.
-
-        weigher(key, value) -> int gives each entry's weight; it is required
-        with max_weight and allowed only with it. None lifts a bound.
-        """
-        if self._data:
-            raise ValueError("bounds can only be set on an empty cache")
-        size = _bound_arg("max_size", max_size, _MAX_SIZE, _NO_BOUND)
-        weight = _bound_arg("max_weight", max_weight, _INT64_MAX, _INT64_MAX)
-        if max_weight is not None:
-            if weigher is None:
-                raise TypeError("max_weight needs a weigher(key, value) -> int")
-            if not callable(weigher):
-                raise TypeError(f"weigher must be callable, got {type(weigher).__name__}")
-        elif weigher is not None:
-            raise TypeError("a weigher needs max_weight")
-        with self._lock:
-            self.clear()
-            self._max_size = size
-            self._max_weight = weight
-            self._weigher = weigher
-            self._bounded = size != _NO_BOUND or weight != _INT64_MAX
-            self._ghost = []
-            self._ghost_buckets = 0
-            self._reset_policy()
-
-    @property
-    def max_size(self) -> int | None:
-        """The most entries the cache holds (None: no bound)."""
-        return None if self._max_size == _NO_BOUND else self._max_size
-
-    @property
-    def max_weight(self) -> int | None:
-        """The most total weight the cache holds (None: no bound)."""
-        return None if self._max_weight == _INT64_MAX else self._max_weight
-
-    @property
-    def weigher(self) -> Any:
-        """weigher(key, value) -> int, the weight of an entry (None without max_weight)."""
-        return self._weigher
-
-    @property
-    def on_evict(self) -> Any:
-        """on_evict(key, value, cause), told of every entry that leaves the cache, or None.
-
-        cause is "expired", "evicted" (by the size bound), "deleted" (delete,
-        del, pop, clear) or "replaced" (overwritten: value is the old one). It
-        is called once the cache is consistent again, outside its lock, so it
-        may use the cache; an exception it raises is logged (logger
-        "godistcache") and dropped. Set it before threads share the cache: this
-        core changes its lock when a listener comes or goes.
-        """
-        return self._on_evict
-
-    @on_evict.setter
-    def on_evict(self, listener: Any) -> None:
-        if listener is not None and not callable(listener):
-            raise TypeError(f"on_evict must be callable or None, got {type(listener).__name__}")
-        with self._lock:
-            self._on_evict = listener
-            self._lock = threading.RLock() if listener is None else _FlushingLock(self)
 
     def __sizeof__(self) -> int:
         return object.__sizeof__(self) + sys.getsizeof(self._data) + 72 * len(self._data)

@@ -2,15 +2,15 @@
 
 ``GODISTCACHE_NO_EXTENSIONS=1`` in the environment forces the pure-Python one.
 Type checkers always see the pure-Python twin, which is also the reference for
-the wire format (its module docstring holds the format table).
+the wire format (specified in ``docs/value-format.md``).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ._codec_py import FORMAT_VERSION, MAX_DEPTH
 from ._compat import NO_EXTENSIONS, warn_fallback
+from ._value_format import FORMAT_VERSION, MAX_DEPTH
 
 if TYPE_CHECKING or NO_EXTENSIONS:
     from ._codec_py import decode, encode

@@ -24,7 +24,7 @@ else:
 
         CORE = "py"
         warn_fallback("table", exc)
-    from ._table_py import TTL
+    from ._ttl_py import TTL
 
 #: The calls users make in hot loops: a class on the table gets them as its own C methods (``own_methods``).
 HOT_METHODS = ("get", "put", "put_safe", "exists", "delete", "delete_safe", "ttl")
