@@ -162,6 +162,8 @@ def _load_into(
             fresh._set_bound(cache.max_size, cache.max_weight, cache.weigher)  # the same bounds: swap needs them
         if cache._tracks_writes:
             fresh._track_writes()  # the file's write times (0 where it has none) survive the swap or merge
+        if cache._syncs is not None:
+            fresh._track_changes(cache._syncs)  # origins go with the entries a swap moves
         core = frame_codec(fresh)
         now = now_ns()
         loaded = 0

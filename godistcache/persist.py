@@ -75,7 +75,7 @@ class _Request:
 
     def __init__(self) -> None:
         self.done = threading.Event()
-        self.result: Optional[str] = None
+        self.result: Any = None  # the cycle's result: an object name (Persister), a SyncReport (Syncer)
         self.error: Optional[BaseException] = None
 
 
@@ -186,7 +186,7 @@ class Persister:
         if request.error is not None:
             raise request.error
         assert request.result is not None
-        return request.result
+        return request.result  # type: ignore[no-any-return]
 
     def stop(self, timeout: Optional[float] = None) -> None:
         """Stop the thread, after a final upload if ``final_flush``; wait up to timeout seconds for it.
@@ -251,13 +251,13 @@ class Persister:
         return float(min(self.interval, self.min_backoff * 2 ** (self._consecutive - 1)))
 
     @staticmethod
-    def _answer(requests: list[_Request], result: Optional[str], error: Optional[BaseException]) -> None:
+    def _answer(requests: list[_Request], result: Any, error: Optional[BaseException]) -> None:
         for request in requests:
             request.result = result
             request.error = error
             request.done.set()
 
-    def _cycle(self) -> tuple[Optional[str], Optional[BaseException]]:
+    def _cycle(self) -> tuple[Any, Optional[BaseException]]:
         """Save and upload once; returns (object name, None) or (None, the error)."""
         try:
             with tempfile.TemporaryDirectory(prefix="godistcache-persist-") as tmp:

@@ -18,7 +18,7 @@ cimport cython
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from cpython.object cimport PyObject
 from cpython.pyport cimport PY_SSIZE_T_MAX
-from libc.stdint cimport INT64_MAX, int64_t, uint64_t
+from libc.stdint cimport INT64_MAX, int64_t, uint32_t, uint64_t
 from libc.string cimport memcpy, memset
 
 from godistcache._core._codec_c cimport (
@@ -105,6 +105,7 @@ ctypedef struct Ref:
     PyObject *value
     int64_t expires
     int64_t written         # Unix ns; 0: unknown or not tracked
+    uint32_t origin         # index into the Refs' origin_ids (0: this instance); 0 unless the table syncs
 
 
 @cython.final
@@ -114,11 +115,56 @@ cdef class Refs:
     cdef Ref *refs
     cdef Py_ssize_t n
     cdef Py_ssize_t cap
+    cdef readonly int64_t hlc          # the table's clock at the cut: no stamp in the refs is later
+    cdef readonly list origin_ids      # origin index -> instance id at the cut (None: the table doesn't sync)
 
     def __cinit__(self):
         self.refs = NULL
         self.n = 0
         self.cap = 0
+        self.hlc = 0
+        self.origin_ids = None
+
+    cdef int _reserve(self, Py_ssize_t cap) except -1:
+        cdef Ref *p
+        if cap <= self.cap:
+            return 0
+        p = <Ref *>gdc_refs_alloc(<size_t>cap * sizeof(Ref))
+        if p == NULL:
+            raise MemoryError()
+        memset(p, 0, <size_t>cap * sizeof(Ref))
+        if self.n:
+            memcpy(p, self.refs, <size_t>self.n * sizeof(Ref))
+        gdc_refs_free(self.refs, <size_t>self.cap * sizeof(Ref))
+        self.refs = p
+        self.cap = cap
+        return 0
+
+    def split(self):
+        """[(instance id, Refs of the entries from it)], in order of first appearance; for a table that syncs."""
+        if self.origin_ids is None:
+            raise ValueError("these refs are of a table that does not sync: they have no origins")
+        cdef dict groups = {}
+        cdef list order = []
+        cdef Refs g
+        cdef Py_ssize_t i
+        cdef Ref *ref
+        for i in range(self.n):
+            ref = &self.refs[i]
+            g = groups.get(ref.origin)
+            if g is None:
+                g = Refs.__new__(Refs)
+                g.hlc = self.hlc
+                g.origin_ids = self.origin_ids
+                groups[ref.origin] = g
+                order.append(ref.origin)
+            if g.n == g.cap:
+                g._reserve(g.cap * 2 + 16)
+            _incref(ref.key)
+            _incref(ref.value)
+            g.refs[g.n] = ref[0]
+            g.n += 1
+        return [(self.origin_ids[o], groups[o]) for o in order]
 
     def __dealloc__(self):
         cdef Py_ssize_t i
@@ -153,8 +199,34 @@ cdef class Refs:
         return (<object>self.refs[i].key, <object>self.refs[i].value, self.refs[i].expires, self.refs[i].written)
 
 
-def collect(Table table not None, int64_t now):
-    """References to the entries of table live at ``now``, in table order."""
+def refs_of(entries):
+    """Refs holding the given (key, value, expires_ns, written_ns) tuples, for encode_frame (tombstones)."""
+    cdef Refs r = Refs.__new__(Refs)
+    cdef list items = list(entries)
+    cdef Py_ssize_t i
+    cdef Ref *ref
+    r._reserve(len(items) if items else 1)
+    for item in items:
+        key, value, expires, written = item
+        ref = &r.refs[r.n]
+        ref.expires = expires
+        ref.written = written
+        ref.origin = 0
+        _incref(<PyObject *>key)
+        _incref(<PyObject *>value)
+        ref.key = <PyObject *>key
+        ref.value = <PyObject *>value
+        r.n += 1
+    return r
+
+
+def collect(Table table not None, int64_t now, int64_t since=-1):
+    """References to the entries of table live at ``now``, in table order.
+
+    since >= 0: only the entries written here (origin 0) stamped after
+    since: a syncing table's local changes. The refs' ``hlc`` is the
+    table's clock at the cut, and ``origin_ids`` its instance ids.
+    """
     cdef Refs r = Refs.__new__(Refs)
     cdef Py_ssize_t i, k = 0, n, cap
     cdef Ref *p
@@ -177,8 +249,13 @@ def collect(Table table not None, int64_t now):
         r.cap = cap
     n = table._nentries
     ep = table._entries
+    r.hlc = table._hlc
+    if table._sync:
+        r.origin_ids = list(table._origin_ids)
     # No Python code runs in this loop: the table can't change under it.
     for i in range(n):
+        if since >= 0 and (table._origin_at(i) != 0 or table._stamp_of(i) <= since):
+            continue
         if i + PREFETCH_AHEAD < n and ep[i + PREFETCH_AHEAD].key != NULL:
             gdc_prefetch(ep[i + PREFETCH_AHEAD].key)
             gdc_prefetch(ep[i + PREFETCH_AHEAD].value)
@@ -189,6 +266,7 @@ def collect(Table table not None, int64_t now):
             r.refs[k].value = ep[i].value
             r.refs[k].expires = ep[i].expires
             r.refs[k].written = table._written[i] if table._written != NULL else 0
+            r.refs[k].origin = table._origin_at(i)
             k += 1
     r.n = k
     return r
@@ -200,8 +278,10 @@ cdef str _where(Py_ssize_t i, object key):
 
 
 def encode_frame(Refs refs not None, Py_ssize_t start, Py_ssize_t target, int64_t created_ns, bint allow_pickle,
-                 bint write_times=False):
+                 bint write_times=False, int64_t stamp_base=-1):
     """Encode refs[start:] until the payload reaches target bytes or the entries run out.
+
+    Write times are written as their distance below stamp_base (-1: created_ns).
 
     Returns (payload, number of entries in it). An entry that does not encode
     raises TypeError or ValueError naming its position and key type.
@@ -214,6 +294,7 @@ def encode_frame(Refs refs not None, Py_ssize_t start, Py_ssize_t target, int64_
     cdef char *out
     if start < 0 or start > refs.n:
         raise IndexError(f"start {start} out of range for {refs.n} entries")
+    cdef int64_t base = created_ns if stamp_base < 0 else stamp_base
     buffer_init(&b)
     buffer_init(&head)
     try:
@@ -232,7 +313,7 @@ def encode_frame(Refs refs not None, Py_ssize_t start, Py_ssize_t target, int64_
             if write_times:
                 # 0: unknown; a write time after the cut (the clock stepped back) is written as the cut.
                 buffer_uvarint(&b, 0 if ref.written == 0 else (
-                    <uint64_t>(created_ns - ref.written) + 1 if ref.written <= created_ns else 1))
+                    <uint64_t>(base - ref.written) + 1 if ref.written <= base else 1))
             i += 1
             if b.len >= target:
                 break
@@ -257,7 +338,7 @@ def encode_frame(Refs refs not None, Py_ssize_t start, Py_ssize_t target, int64_
 
 
 def decode_frame(payload, Py_ssize_t count, int64_t created_ns, int64_t now, int mode, sink, bint write_times=False,
-                 budget=None):
+                 budget=None, int64_t stamp_base=-1):
     """Decode the count entries of one frame's payload into sink (a table, a list or None).
 
     mode: what the frame's pickled objects become: REFUSE (an error),
@@ -279,6 +360,7 @@ def decode_frame(payload, Py_ssize_t count, int64_t created_ns, int64_t now, int
     cdef Py_ssize_t n_payload
     if type(payload) is not bytes:
         raise TypeError(f"payload must be bytes, got {type(payload).__qualname__}")
+    cdef int64_t base = created_ns if stamp_base < 0 else stamp_base
     if mode != REFUSE and mode != UNPICKLE and mode != OPAQUE:
         raise ValueError(f"mode must be REFUSE, UNPICKLE or OPAQUE, got {mode}")
     if isinstance(sink, Table):
@@ -335,9 +417,9 @@ def decode_frame(payload, Py_ssize_t count, int64_t created_ns, int64_t now, int
             raise ValueError(f"entry {i} of {count}: {exc}") from None
         written = 0
         if age:
-            if age - 1 > <uint64_t>created_ns:
+            if age - 1 > <uint64_t>base:
                 raise ValueError(f"entry {i} of {count}: write time out of range, at byte {at - r.start}")
-            written = created_ns - <int64_t>(age - 1)
+            written = base - <int64_t>(age - 1)
         expires = 0
         if delta:
             if delta > <uint64_t>(INT64_MAX - created_ns):
@@ -375,3 +457,22 @@ def merge(Table dst not None, Table src not None, bint newer=False):
             continue
         dst._store_at(<object>ref.key, <object>ref.value, ref.expires, ref.written)
 
+
+
+def merge_sync(Table dst not None, Table src not None, str origin not None):
+    """Merge every live entry of src, written by the instance origin, into the syncing dst: last writer wins.
+
+    Returns (entries stored, entries refused as older than what dst knows of their keys).
+    """
+    if dst._syncs is None:
+        raise ValueError("only a syncing table merges (see _track_changes)")
+    # The entries are collected first: storing runs keys' __eq__, which may change src.
+    cdef int64_t now = _now_ns()
+    cdef Refs refs = collect(src, now)
+    cdef uint32_t o = dst._origin_of(origin)
+    cdef Py_ssize_t i, stored = 0
+    cdef Ref *ref
+    for i in range(refs.n):
+        ref = &refs.refs[i]
+        stored += dst._merge_at(<object>ref.key, <object>ref.value, ref.expires, ref.written, o, now)
+    return stored, refs.n - stored
