@@ -28,9 +28,9 @@ from typing import Any, Optional, Protocol, Union
 
 from . import _telemetry
 from ._progress import Progress
-from ._s3_names import Backup
+from ._s3_names import Backup, Segment
 
-__all__ = ["Persister", "Store"]
+__all__ = ["Persister", "SegmentStore", "Store"]
 
 logger = logging.getLogger(__name__)
 
@@ -65,6 +65,38 @@ class Store(Protocol):
 
     def prune(self, keep_days: int, *, today: Optional[datetime.date] = None) -> list[str]:
         """Delete this instance's backups older than keep_days days (never its newest); return their names."""
+        ...
+
+
+class SegmentStore(Store, Protocol):
+    """A store a :class:`~godistcache.syncer.Syncer` syncs through: snapshots plus each instance's segments.
+
+    :class:`~godistcache.s3.S3Store` is one.
+    """
+
+    instance_id: str
+
+    @property
+    def master_name(self) -> str:
+        """The master object's name."""
+        ...
+
+    def upload_segment(
+        self, path: Union[str, os.PathLike[str]], seq: int, kind: str, *, progress: Optional[Progress] = None
+    ) -> Segment:
+        """Upload a segment file as this instance's segment seq of kind ("base" or "delta")."""
+        ...
+
+    def upload_master(self, path: Union[str, os.PathLike[str]], *, progress: Optional[Progress] = None) -> str:
+        """Upload a snapshot file as the master; return its name."""
+        ...
+
+    def list_segments(self, instance_id: Optional[str] = None) -> list[Segment]:
+        """Every instance's segments (or one's), sorted by instance then seq."""
+        ...
+
+    def delete_segments(self, object_names: list[str]) -> list[str]:
+        """Delete segments of this instance; return the names deleted."""
         ...
 
 

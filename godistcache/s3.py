@@ -36,7 +36,7 @@ from ._files import atomic_write, open_regular
 from ._progress import Progress, TransferProgress
 from ._s3_config import Hidden, args_from_env, parse_endpoint
 from ._s3_errors import sync_error
-from ._s3_names import DATE_RE, INSTANCE_RE, OBJECT_RE, Backup, check_instance_id, utc_today
+from ._s3_names import DATE_RE, INSTANCE_RE, OBJECT_RE, SEGMENT_RE, Backup, Segment, check_instance_id, utc_today
 from ._snapshot_file import SUFFIX
 from .errors import ConfigurationError, SyncError
 
@@ -283,6 +283,25 @@ class S3Store:
         except ValueError:
             return None
 
+    def segment_name(self, seq: int, kind: str, instance_id: Optional[str] = None) -> str:
+        """The object of a sync segment: ``<object>/<instance>/<seq, 20 digits>-<kind>.godistcache``."""
+        if isinstance(seq, bool) or not isinstance(seq, int) or not 0 < seq < 10**20:
+            raise ValueError(f"seq must be an int from 1 to 10**20 - 1, got {seq!r}")
+        if kind not in ("base", "delta"):
+            raise ValueError(f"kind must be 'base' or 'delta', got {kind!r}")
+        instance = self.instance_id if instance_id is None else check_instance_id(instance_id, "instance_id")
+        return f"{self.object_name}/{instance}/{seq:020d}-{kind}{SUFFIX}"
+
+    def parse_segment_name(self, object_name: str) -> Optional[tuple[str, int, str]]:
+        """(instance id, seq, kind) of a segment's object name, or None if it is not one of this store's segments."""
+        prefix = self.object_name + "/"
+        if not object_name.startswith(prefix):
+            return None
+        m = SEGMENT_RE.fullmatch(object_name[len(prefix) :])
+        if m is None or int(m.group(2)) == 0:
+            return None
+        return m.group(1), int(m.group(2)), m.group(3)
+
     # ------------------------------------------------------------------ errors
 
     def _scrub(self, text: str) -> str:
@@ -433,6 +452,95 @@ class S3Store:
     def download_master(self, path: str | os.PathLike[str], *, progress: Optional[Progress] = None) -> int:
         """Download the master (``<object>.godistcache``) to path, atomically; as :meth:`download`."""
         return self.download(self.master_name, path, progress=progress)
+
+    # ------------------------------------------------------------------ segments
+
+    def upload_segment(
+        self, path: str | os.PathLike[str], seq: int, kind: str, *, progress: Optional[Progress] = None
+    ) -> Segment:
+        """Upload a segment file as this instance's segment seq of kind ("base" or "delta"): one PUT."""
+        name = self.segment_name(seq, kind)
+        with _telemetry.span("upload", path=os.fspath(path), bucket=self.bucket, object=name) as span:
+            size = self._put(path, name, progress)
+            _telemetry.set_attributes(span, bytes=size)
+        _telemetry.count("bytes", size, "upload")
+        return Segment(name, self.instance_id, seq, kind, size, None)
+
+    def upload_master(self, path: str | os.PathLike[str], *, progress: Optional[Progress] = None) -> str:
+        """Upload a snapshot file as the master ``<object>.godistcache`` (one PUT); return its name."""
+        name = self.master_name
+        with _telemetry.span("upload", path=os.fspath(path), bucket=self.bucket, object=name) as span:
+            size = self._put(path, name, progress)
+            _telemetry.set_attributes(span, bytes=size)
+        _telemetry.count("bytes", size, "upload")
+        return name
+
+    def _put(self, path: str | os.PathLike[str], name: str, progress: Optional[Progress]) -> int:
+        with open_regular(path) as f:
+            size = os.fstat(f.fileno()).st_size
+            watcher = TransferProgress(progress, size) if progress is not None else None
+            if progress is not None:
+                progress(0, size)
+            logger.debug("S3 upload: %s (%d bytes) to %s/%s at %s", os.fspath(path), size, self.bucket, name, self.url)
+            with self._sync("upload", name):
+                self._client.put_object(
+                    self.bucket, name, f, size, content_type="application/octet-stream", progress=watcher
+                )
+        if watcher is not None:
+            watcher.finish()
+        return size
+
+    def list_segments(self, instance_id: Optional[str] = None) -> list[Segment]:
+        """The sync segments in the bucket, of every instance (one listing of ``<object>/``) or of one.
+
+        Sorted by instance, then seq. Objects whose names are not segments' are ignored.
+
+        Raises:
+            SyncError: the listing failed.
+        """
+        prefix = self.object_name + "/"
+        if instance_id is not None:
+            prefix += check_instance_id(instance_id, "instance_id") + "/"
+        found = []
+        with self._sync("list", prefix):
+            for obj in self._client.list_objects(self.bucket, prefix=prefix, recursive=True):
+                name = obj.object_name
+                parsed = None if name is None else self.parse_segment_name(name)
+                if name is None or parsed is None:
+                    continue
+                instance, seq, kind = parsed
+                found.append(Segment(name, instance, seq, kind, int(obj.size or 0), obj.last_modified))
+        found.sort(key=lambda s: (s.instance_id, s.seq, s.kind))
+        return found
+
+    def delete_segments(self, object_names: list[str]) -> list[str]:
+        """Delete segments of this instance (never another's); return the names deleted.
+
+        Raises:
+            ValueError: a name is not one of this instance's segments.
+            SyncError: a deletion failed (the message names the object).
+        """
+        from minio.deleteobjects import DeleteObject
+
+        names = list(object_names)
+        for name in names:
+            parsed = self.parse_segment_name(name)
+            if parsed is None or parsed[0] != self.instance_id:
+                raise ValueError(f"{name!r} is not a segment of this instance ({self.instance_id})")
+        with self._sync("delete", f"{len(names)} segments"):
+            errors = list(self._client.remove_objects(self.bucket, (DeleteObject(n) for n in names)))
+        if errors:
+            raise SyncError(
+                f"S3 delete failed at {self.url}, bucket {self.bucket!r}: {len(errors)} of {len(names)} segments, "
+                f"first {errors[0].name!r} ({errors[0].code}: {errors[0].message})",
+                code=str(errors[0].code),
+                endpoint=self.url,
+                bucket=self.bucket,
+                object_name=errors[0].name,
+                operation="delete",
+            )
+        logger.debug("S3: deleted %d segments of %s", len(names), self.instance_id)
+        return names
 
     # ------------------------------------------------------------------ backups
 
