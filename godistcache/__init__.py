@@ -23,7 +23,7 @@ from .errors import (
 from .persist import Persister, SegmentStore, Store
 from .s3 import Backup, S3Store, Segment
 from .snapshot import SnapshotInfo
-from .syncer import SyncReport, Syncer
+from .syncer import Syncer, SyncReport
 
 __all__ = [
     "CORE",

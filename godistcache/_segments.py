@@ -96,7 +96,7 @@ def write_segment(
     """
     if kind not in ("base", "delta"):
         raise ValueError(f"kind must be 'base' or 'delta', got {kind!r}")
-    local = table._syncs  # type: ignore[attr-defined]
+    local = table._syncs
     if local is None:
         raise ValueError("only a syncing table writes segments (see _track_changes)")
     core = frame_codec(table)
@@ -105,8 +105,8 @@ def write_segment(
     refs = core.collect(table, now, since if delta else -1)
     hlc = refs.hlc
     # The tombstones and floor of the same cut: none stamped after hlc (they go in the next segment).
-    tombs = table._tombstones(since, hlc) if delta else [t for t in table._tombstones() if t[1] <= hlc]  # type: ignore[attr-defined]
-    floor = table._floor_of()  # type: ignore[attr-defined]
+    tombs = table._tombstones(since, hlc) if delta else [t for t in table._tombstones() if t[1] <= hlc]
+    floor = table._floor_of()
     if floor is not None and (floor[0] > hlc or (delta and (floor[1] != local or floor[0] <= since))):
         floor = None
     info = SyncInfo(seq, prev, hlc, since if delta else -1, floor[0] if floor else 0, floor[1] if floor else "")
@@ -235,10 +235,10 @@ def apply_segment(table: CoreTable, segment: Segment) -> Applied:
     done = Applied(segment.info, segment.kind, segment.instance_id)
     info = segment.info
     if info.floor:
-        done.deleted += table._merge_floor(info.floor, info.floor_origin)  # type: ignore[attr-defined]
+        done.deleted += table._merge_floor(info.floor, info.floor_origin)
     for key, stamp, origin in segment.tombstones:
         done.tombstones += 1
-        done.deleted += bool(table._merge_tomb(key, stamp, origin))  # type: ignore[attr-defined]
+        done.deleted += bool(table._merge_tomb(key, stamp, origin))
     for origin, entries in segment.entries.items():
         stored, refused = core.merge_sync(table, entries, origin)
         done.entries += stored + refused

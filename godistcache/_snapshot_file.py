@@ -140,7 +140,7 @@ class Header:
 
     @property
     def segment(self) -> Optional[str]:
-        """"base" or "delta" for a sync segment, None for a snapshot."""
+        """ "base" or "delta" for a sync segment, None for a snapshot."""
         if self.flags & FLAG_BASE:
             return "base"
         return "delta" if self.flags & FLAG_DELTA else None
@@ -464,7 +464,9 @@ class OpenedSnapshot:
         """The instance id a FRAME_ORIGIN names."""
         index, _, _, payload, pos = frame
         if not 0 < len(payload) <= MAX_INSTANCE_ID:
-            raise fail(f"an origin of {len(payload)} bytes (1 to {MAX_INSTANCE_ID})", self.path, frame=index, offset=pos)
+            raise fail(
+                f"an origin of {len(payload)} bytes (1 to {MAX_INSTANCE_ID})", self.path, frame=index, offset=pos
+            )
         try:
             return payload.decode("utf-8")
         except UnicodeDecodeError:

@@ -40,7 +40,7 @@ from ._s3_names import DATE_RE, INSTANCE_RE, OBJECT_RE, SEGMENT_RE, Backup, Segm
 from ._snapshot_file import SUFFIX
 from .errors import ConfigurationError, SyncError
 
-__all__ = ["SUFFIX", "Backup", "S3Store"]
+__all__ = ["SUFFIX", "Backup", "S3Store", "Segment"]
 
 logger = logging.getLogger(__name__)
 

@@ -129,5 +129,6 @@ class SyncMethods:
                 load_into(cache, path, merge=True, newer=True, allow_pickle=allow_pickle, require_sealed=require_sealed)
         if hasattr(store, "list_segments"):
             # Instances that sync (sync_with_s3): each one's newest base and the deltas after it, merged.
-            Syncer(cache, store, allow_pickle=allow_pickle, start=False).pull_all()
+            segments: Any = store  # an S3Store: a SegmentStore too
+            Syncer(cache, segments, allow_pickle=allow_pickle, start=False).pull_all()
         return cache

@@ -279,7 +279,9 @@ class Syncer(Persister):
             old = [s.object_name for s in self.store.list_segments(self.instance_id) if s.seq < previous]
             if old:
                 self.store.delete_segments(old)
-                logger.info("godistcache: %s deleted %d segments older than base %d", self.instance_id, len(old), previous)
+                logger.info(
+                    "godistcache: %s deleted %d segments older than base %d", self.instance_id, len(old), previous
+                )
 
     # -- pulling ------------------------------------------------------------------
 
@@ -307,9 +309,9 @@ class Syncer(Persister):
         at = self.peers.get(peer, 0)
         new = sorted((s for s in segments if s.seq > at and s.object_name not in self._bad), key=lambda s: s.seq)
         if at == 0:  # first sight: from the newest base, if there is one
-            bases = [s for s in new if s.kind == "base"]
-            if bases:
-                new = [s for s in new if s.seq >= bases[-1].seq]
+            newest = [s.seq for s in new if s.kind == "base"]
+            if newest:
+                new = [s for s in new if s.seq >= newest[-1]]
         i = 0
         force = False  # apply new[i] even if it is a base the deltas after it make unnecessary
         failed: set[int] = set()
@@ -325,15 +327,15 @@ class Syncer(Persister):
                 continue
             failed.add(i)
             # A gap (a deleted or damaged segment, or a delta that doesn't continue): the newest base after at.
-            bases = [
+            candidates = [
                 j
                 for j, t in enumerate(new)
                 if t.kind == "base" and t.seq > at and j not in failed and t.object_name not in self._bad
             ]
-            if not bases:
+            if not candidates:
                 logger.info("godistcache: %s waits for a base of %s after segment %d", self.instance_id, peer, s.seq)
                 return
-            i = bases[-1]
+            i = candidates[-1]
             force = True
 
     def _continues(self, new: list[Segment], i: int) -> bool:
@@ -347,7 +349,9 @@ class Syncer(Persister):
             size = self.store.download(s.object_name, path)
         except SyncError as exc:
             if exc.code in ("NoSuchKey", "NotFound"):
-                logger.info("godistcache: %s: %s is gone (compacted); catching up from a base", self.instance_id, s.object_name)
+                logger.info(
+                    "godistcache: %s: %s is gone (compacted); catching up from a base", self.instance_id, s.object_name
+                )
                 return False
             raise
         self.segments_down += 1
@@ -355,7 +359,9 @@ class Syncer(Persister):
         cache = self._cache_or_fail()
         try:
             try:
-                segment = read_segment(cache, path, allow_pickle=self.allow_pickle, expect=(s.instance_id, s.seq, s.kind))
+                segment = read_segment(
+                    cache, path, allow_pickle=self.allow_pickle, expect=(s.instance_id, s.seq, s.kind)
+                )
             except (SnapshotError, DecryptionError, ConfigurationError) as exc:
                 self._bad.add(s.object_name)
                 self.skipped += 1

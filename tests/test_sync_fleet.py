@@ -60,7 +60,9 @@ def run_fleet(s3server: S3Server, tmp_path: Path, *, cipher_key: Optional[bytes]
             "cipher_key": cipher_key.hex() if cipher_key else "",
             "skew_ns": skew if i == 2 else 0,
         }
-        procs.append(subprocess.Popen([sys.executable, str(WORKER), json.dumps(cfg)], stderr=subprocess.PIPE, text=True))
+        procs.append(
+            subprocess.Popen([sys.executable, str(WORKER), json.dumps(cfg)], stderr=subprocess.PIPE, text=True)
+        )
     for p in procs:
         try:
             _, err = p.communicate(timeout=180)

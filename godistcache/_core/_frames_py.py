@@ -28,6 +28,7 @@ the compiled one needs the compiled table.
 
 from __future__ import annotations
 
+import contextlib
 import pickle
 from collections.abc import Iterable
 from typing import Any, Optional
@@ -44,7 +45,18 @@ from ._codec_py import (
     read_uvarint,
 )
 
-__all__ = ["OPAQUE", "REFUSE", "UNPICKLE", "Refs", "collect", "decode_frame", "encode_frame", "merge", "merge_sync", "refs_of"]
+__all__ = [
+    "OPAQUE",
+    "REFUSE",
+    "UNPICKLE",
+    "Refs",
+    "collect",
+    "decode_frame",
+    "encode_frame",
+    "merge",
+    "merge_sync",
+    "refs_of",
+]
 
 #: decode_frame modes: what happens to a frame's pickled objects.
 REFUSE = 0
@@ -58,7 +70,7 @@ Sink = Any  # a table, a list of entries, or None
 
 
 class Refs(list):  # type: ignore[type-arg]
-    """The entries :func:`collect` returns: (key, value, expires_ns, written_ns) tuples, with the cut's clock and origins.
+    """What :func:`collect` returns: (key, value, expires_ns, written_ns) tuples, with the cut's clock and origins.
 
     ``hlc``: the table's clock at the cut (no stamp is later); ``origin_ids``:
     the instance id of each entry's origin, in order (None: the table doesn't sync).
@@ -90,19 +102,25 @@ def collect(table: Any, now: int, since: int = -1) -> Refs:
 
     since >= 0: only the entries written here stamped after since (a syncing table's local changes).
     """
-    with table._lock:  # one cut: the clock, the origins and the entries together
-        refs = Refs()
-        refs.hlc = table._hlc
-        local = table._syncs
-        refs.origin_ids = None if local is None else list(table._origin_ids)
-        refs.origins = []
-        for key, value, expires, written, origin in table._iter(5):
-            if expires and expires <= now:
-                continue
-            if since >= 0 and (origin != (local or "") or written <= since):
-                continue
-            refs.append((key, value, expires, written))
-            refs.origins.append(origin)
+    lock = getattr(table, "_lock", None) or contextlib.nullcontext()  # the compiled table has none
+    while True:
+        with lock:  # one cut: the clock, the origins and the entries together
+            hlc = table._hlc
+            local = table._syncs
+            entries = list(table._iter(5))
+            if table._hlc == hlc:  # no write slipped in (a compiled table's entries are listed without a lock)
+                break
+    refs = Refs()
+    refs.hlc = hlc
+    refs.origin_ids = None if local is None else list(dict.fromkeys([local] + [e[4] for e in entries]))
+    refs.origins = []
+    for key, value, expires, written, origin in entries:
+        if expires and expires <= now:
+            continue
+        if since >= 0 and (origin != (local or "") or written <= since):
+            continue
+        refs.append((key, value, expires, written))
+        refs.origins.append(origin)
     return refs
 
 

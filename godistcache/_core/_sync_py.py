@@ -23,7 +23,17 @@ _INT64_MAX = (1 << 63) - 1
 class SyncMethods:
     """Stamps (hybrid logical clock), origins, tombstones and the clear floor of a syncing table."""
 
-    __slots__ = ()
+    __slots__ = (
+        "_floor",
+        "_floor_origin",
+        "_hlc",
+        "_origin_ids",
+        "_origin_index",
+        "_origins",
+        "_skew",
+        "_sync",
+        "_tombs",
+    )
 
     _hlc: int
     _skew: int
@@ -37,7 +47,13 @@ class SyncMethods:
     _lock: Any
 
     def _stamp(self, written: int, now: int) -> int:
-        """The stamp of a write: given (it advances the clock), or the clock's next."""
+        """The stamp of a write: given (it advances the clock), or the clock's next (the wall clock if not syncing)."""
+        if not self._sync:
+            if written >= 0:
+                return written
+            from ._table_py import now_ns
+
+            return now or now_ns()
         if written >= 0:
             if written > self._hlc:
                 self._hlc = written

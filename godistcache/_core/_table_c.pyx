@@ -414,6 +414,8 @@ cdef inline void _touch(Table t, Py_ssize_t ix) noexcept:
 cdef inline int64_t _stamp(Table t, int64_t written, int64_t now) noexcept:
     # The stamp of a write: given (a merge or a load: it advances the clock), or the hybrid logical
     # clock's next, the wall clock unless that is not past the latest stamp given or seen.
+    if not t._sync:
+        return written if written >= 0 else (now if now else _now())
     if written >= 0:
         if written > t._hlc:
             t._hlc = written

@@ -200,15 +200,6 @@ class Table(SyncMethods):
     """Hash table with a per-entry absolute expiry, checked on every read."""
 
     __slots__ = (
-        "_sync",
-        "_hlc",
-        "_skew",
-        "_origin_ids",
-        "_origin_index",
-        "_origins",
-        "_tombs",
-        "_floor",
-        "_floor_origin",
         "_bounded",
         "_evicted",
         "_ghost",
@@ -963,7 +954,13 @@ class Table(SyncMethods):
             elif kind == 4:
                 yield (key, entry[0], expires, entry[2])
             else:
-                yield (key, entry[0], expires, entry[2], self._origin_ids[self._origins.get(key, 0)] if self._sync else "")
+                yield (
+                    key,
+                    entry[0],
+                    expires,
+                    entry[2],
+                    self._origin_ids[self._origins.get(key, 0)] if self._sync else "",
+                )
         if self._version != version:
             raise RuntimeError("cache changed during iteration")
 

@@ -29,4 +29,15 @@ else:
         CORE = "py"
         warn_fallback("snapshot frame codec", exc)
 
-__all__ = ["CORE", "OPAQUE", "REFUSE", "UNPICKLE", "collect", "decode_frame", "encode_frame", "merge", "merge_sync", "refs_of"]
+__all__ = [
+    "CORE",
+    "OPAQUE",
+    "REFUSE",
+    "UNPICKLE",
+    "collect",
+    "decode_frame",
+    "encode_frame",
+    "merge",
+    "merge_sync",
+    "refs_of",
+]
