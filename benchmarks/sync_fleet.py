@@ -5,7 +5,8 @@
 
 Starts a SeaweedFS server on 127.0.0.1 (``tests/s3server.py``; ``weed`` from the test extra), then:
 
-- lag: a write on A (syncing every 1 s) until B (every 1 s) holds it, over --writes writes: p50/p99/max (goal p99 <= 2.5 s).
+- lag: a write on A (syncing every 1 s) until B (every 1 s) holds it, over --writes writes: p50/p99/max
+  (goal p99 <= 2.5 s).
 - idle: 4 instances, nothing changes anywhere: uploads and requests per instance per cycle (goal 0 and <= 1 per peer).
 - delta: 1% of N entries changed: bytes uploaded and cycle time beside a full persist of the same cache
   (goals <= 2% of the bytes, <= 5% of the time).
@@ -53,7 +54,10 @@ def lag(server: S3Server, writes: int) -> None:
     a, b = Cache(), Cache()
     seen: dict[int, float] = {}
     done = threading.Event()
-    with a.sync_with_s3(store_for(server, "lag", "a"), interval=1.0), b.sync_with_s3(store_for(server, "lag", "b"), interval=1.0):
+    with (
+        a.sync_with_s3(store_for(server, "lag", "a"), interval=1.0),
+        b.sync_with_s3(store_for(server, "lag", "b"), interval=1.0),
+    ):
         written: dict[int, float] = {}
 
         def poll() -> None:
@@ -77,7 +81,8 @@ def lag(server: S3Server, writes: int) -> None:
     lags = sorted(seen[i] - written[i] for i in seen)
     p99 = lags[int(len(lags) * 0.99) - 1] if lags else float("nan")
     print(
-        f"lag, write on A visible on B, interval 1 s, {len(lags)}/{writes} writes: p50 {statistics.median(lags):.2f} s, "
+        f"lag, write on A visible on B, interval 1 s, {len(lags)}/{writes} writes: "
+        f"p50 {statistics.median(lags):.2f} s, "
         f"p99 {p99:.2f} s, max {lags[-1]:.2f} s (goal p99 <= 2.5 s)"
     )
 
@@ -102,7 +107,8 @@ def idle(server: S3Server) -> None:
         uploads = sum(s.segments_up for s in syncers) - sum(ups)
         print(
             f"idle, 4 instances, {cycles} cycles each: {uploads} uploads, requests per instance per cycle "
-            f"{max(per):.1f} ({dict(counts[0])} for one), i.e. {max(per) / 3:.2f} per peer (goal 0 uploads, <= 1 per peer)"
+            f"{max(per):.1f} ({dict(counts[0])} for one), i.e. {max(per) / 3:.2f} per peer "
+            "(goal 0 uploads, <= 1 per peer)"
         )
     finally:
         for s in syncers:
@@ -132,8 +138,9 @@ def sizes(server: S3Server, n: int) -> None:
     t_delta = time.perf_counter() - t
     delta_bytes = syncer.bytes_up - before
     print(
-        f"1% of {n:,} changed: delta {delta_bytes:,} bytes vs full persist {full_bytes:,} = {delta_bytes / full_bytes:.2%}"
-        f" (goal <= 2%); delta cycle {t_delta * 1e3:.0f} ms vs full persist {t_full * 1e3:.0f} ms = "
+        f"1% of {n:,} changed: delta {delta_bytes:,} bytes vs full persist {full_bytes:,} = "
+        f"{delta_bytes / full_bytes:.2%} (goal <= 2%); "
+        f"delta cycle {t_delta * 1e3:.0f} ms vs full persist {t_full * 1e3:.0f} ms = "
         f"{t_delta / t_full:.1%} (goal <= 5%)"
     )
 
@@ -190,8 +197,8 @@ def sizes(server: S3Server, n: int) -> None:
     th.join()
     persister.stop()
     print(
-        f"full persist of {n:,} entries beside a get loop {beside:.2f} s vs alone {alone:.2f} s = {beside / alone:.1f}x "
-        "(goal <= 2x)"
+        f"full persist of {n:,} entries beside a get loop {beside:.2f} s vs alone {alone:.2f} s = "
+        f"{beside / alone:.1f}x (goal <= 2x)"
     )
 
 

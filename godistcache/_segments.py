@@ -110,9 +110,8 @@ def write_segment(
     if floor is not None and (floor[0] > hlc or (delta and (floor[1] != local or floor[0] <= since))):
         floor = None
     info = SyncInfo(seq, prev, hlc, since if delta else -1, floor[0] if floor else 0, floor[1] if floor else "")
-    groups: dict[str, Any] = {}
-    for origin, group in [(local, refs)] if delta else refs.split():
-        groups[origin] = group
+    # Entries by origin: (start, stop) ranges of refs, ordered by origin (a delta's are all this instance's).
+    groups = {local: (0, len(refs))} if delta else {o: (lo, hi) for o, lo, hi in refs.group()}
     tomb_groups: dict[str, list[tuple[Any, None, int, int]]] = {}
     for key, stamp, origin in tombs:
         tomb_groups.setdefault(origin, []).append((key, None, 0, stamp))
@@ -135,9 +134,11 @@ def write_segment(
         out.frame(FRAME_SYNC, 1, sync_frame(info))
         for origin in list(groups) + [o for o in tomb_groups if o not in groups]:
             out.frame(FRAME_ORIGIN, 1, origin.encode("utf-8"))
-            _frames(out, core, groups.get(origin), FRAME_ENTRIES, now, hlc, allow_pickle)
+            if origin in groups:
+                _frames(out, core, refs, *groups[origin], FRAME_ENTRIES, now, hlc, allow_pickle)
             if origin in tomb_groups:
-                _frames(out, core, core.refs_of(tomb_groups[origin]), FRAME_TOMBS, now, hlc, allow_pickle)
+                tombs_refs = core.refs_of(tomb_groups[origin])
+                _frames(out, core, tombs_refs, 0, len(tombs_refs), FRAME_TOMBS, now, hlc, allow_pickle)
         out.frame(FRAME_END, 0, END.pack(n, out.index))
         size = out.written
     release = getattr(refs, "release", None)
@@ -146,12 +147,12 @@ def write_segment(
     return Written(n, len(tombs), hlc, floor is not None, size)
 
 
-def _frames(out: FrameWriter, core: Any, refs: Any, kind: int, now: int, hlc: int, allow_pickle: bool) -> None:
-    if refs is None:
-        return
-    done = 0
-    while done < len(refs):
-        payload, k = core.encode_frame(refs, done, _snapshot_file.FRAME_TARGET, now, allow_pickle, True, hlc)
+def _frames(
+    out: FrameWriter, core: Any, refs: Any, start: int, stop: int, kind: int, now: int, hlc: int, allow_pickle: bool
+) -> None:
+    done = start
+    while done < stop:
+        payload, k = core.encode_frame(refs, done, _snapshot_file.FRAME_TARGET, now, allow_pickle, True, hlc, stop)
         if len(payload) > MAX_FRAME:
             raise ValueError(f"entry {done}: larger than a frame can hold ({len(payload)} > {MAX_FRAME} bytes)")
         out.frame(kind, k, payload)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import datetime
 import os
 import struct
-import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from types import ModuleType
@@ -25,7 +24,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from ._core import _frames_py, core_of
 from ._core import frames as selected_frames
 from ._core._codec_py import DecodeBudgetError, budget_for, budget_message
-from ._core.frames import UNPICKLE
+from ._core.frames import UNPICKLE, crc32  # the compiled one keeps the GIL (see _frames_c.pyx)
 from ._files import open_regular
 from .crypto import Keyring
 from .errors import ConfigurationError, SnapshotAuthenticationError, SnapshotError
@@ -203,7 +202,7 @@ def build_header(
         _HEADER.pack(MAGIC, version, flags, CODEC_V1, len(ident), 0, created_ns, count, key_id or _NO_KEY_ID, salt)
         + ident
     )
-    return head + _CRC.pack(zlib.crc32(head))
+    return head + _CRC.pack(crc32(head))
 
 
 class FrameWriter:
@@ -213,7 +212,7 @@ class FrameWriter:
         self.f = f
         self.header = header
         self.aead = aead
-        self.crc = zlib.crc32(header[:-4])
+        self.crc = crc32(header[:-4])
         self.index = 0
         self.written = len(header)
 
@@ -227,7 +226,7 @@ class FrameWriter:
             self.written += len(head) + len(body)
         else:
             head = _FRAME.pack(kind, len(payload), count)
-            self.crc = zlib.crc32(payload, zlib.crc32(head, self.crc))
+            self.crc = crc32(payload, crc32(head, self.crc))
             self.f.write(head)
             self.f.write(payload)
             self.f.write(_CRC.pack(self.crc))
@@ -262,7 +261,7 @@ def read_header(f: IO[bytes], path: str, file_size: int) -> Header:
         )
     raw += rest
     (crc,) = _CRC.unpack_from(raw, len(raw) - 4)
-    if zlib.crc32(raw[:-4]) != crc:
+    if crc32(raw[:-4]) != crc:
         raise fail("header checksum mismatch: the header is damaged", path, offset=0)
     known = FLAG_SEALED | FLAG_WRITE_TIMES | (FLAG_BASE | FLAG_DELTA if version == SEGMENT_VERSION else 0)
     if flags & ~known:
@@ -329,7 +328,7 @@ def iter_frames(
     """
     v2 = header.version == SEGMENT_VERSION
     pos = header.size
-    crc = zlib.crc32(header.raw[:-4])
+    crc = crc32(header.raw[:-4])
     trailer = 0 if aead is not None else 4
     index = 0
     entries = 0
@@ -370,7 +369,7 @@ def iter_frames(
                 ) from None
         else:
             stored = f.read(4)
-            crc = zlib.crc32(body, zlib.crc32(head, crc))
+            crc = crc32(body, crc32(head, crc))
             if len(stored) < 4 or _CRC.unpack(stored)[0] != crc:
                 raise fail(
                     "checksum mismatch: the frame is damaged, or frames were dropped or reordered",

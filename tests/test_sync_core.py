@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -172,3 +173,23 @@ def test_the_twins_sync_alike(ops: list[tuple[str, int, int, str]]) -> None:
     assert sorted(k for k, _, _ in tables[0]._tombstones()) == sorted(k for k, _, _ in tables[1]._tombstones())
     floors = [t._floor_of() for t in tables]
     assert [None if f is None else f[1] for f in floors] == [None if floors[0] is None else floors[0][1]] * 2
+
+
+@given(st.binary(max_size=3000), st.integers(0, 2**32 - 1))
+def test_the_compiled_crc32_is_zlibs(data: bytes, crc: int) -> None:
+    frames_c = pytest.importorskip("godistcache._core._frames_c")
+    assert frames_c.crc32(data, crc) == zlib.crc32(data, crc)
+    assert frames_c.crc32(bytearray(data), crc) == zlib.crc32(data, crc)
+
+
+def test_a_base_keeps_each_entrys_origin(cache_cls: type[Any], tmp_path: Path) -> None:
+    a, b, c, d = (syncing(cache_cls, x) for x in "abcd")
+    for i in range(30):
+        (b if i % 3 else c).put(i, i)
+    a.put("own", 0)
+    ship(b, a, tmp_path / "b")
+    ship(c, a, tmp_path / "c")
+    ship(a, d, tmp_path / "a")
+    assert d._stamp_info("own")[1] == "a"
+    assert {d._stamp_info(i)[1] for i in range(30)} == {"b", "c"}
+    assert all(d._stamp_info(i) == b._stamp_info(i) for i in range(30) if i % 3)

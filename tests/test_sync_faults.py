@@ -52,7 +52,7 @@ def make_store(s3server: S3Server) -> Callable[..., S3Store]:
 def test_the_store_going_down_loses_nothing(s3server: S3Server, make_store: Callable[..., S3Store]) -> None:
     a, b = Cache(), Cache()
     with a.sync_with_s3(make_store("a"), interval=0.2, min_backoff=0.1) as sa:
-        with b.sync_with_s3(make_store("b"), interval=0.2, min_backoff=0.1) as sb:
+        with b.sync_with_s3(make_store("b"), interval=0.2, min_backoff=0.1):
             a.put("before", 1)
             sa.flush(timeout=30)
             wait_for(lambda: b.get("before") == 1, 20)
@@ -118,7 +118,10 @@ def test_a_process_killed_mid_cycle_restarts_and_converges(
     # Restarted under the same id: it reads back what it had uploaded, and goes on.
     again = Cache()
     peer = Cache()
-    with again.sync_with_s3(make_store("killed"), interval=0.2) as s1, peer.sync_with_s3(make_store("peer"), interval=0.2):
+    with (
+        again.sync_with_s3(make_store("killed"), interval=0.2) as s1,
+        peer.sync_with_s3(make_store("peer"), interval=0.2),
+    ):
         s1.flush(timeout=60)
         assert all(again.get(f"acked:{i}") == i for i in range(200) if i != 7)
         assert "acked:7" not in again

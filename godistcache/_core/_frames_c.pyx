@@ -87,6 +87,73 @@ cdef extern from *:
 
 cdef extern from *:
     """
+    /* CRC-32 (zlib's: reflected, polynomial 0xEDB88320), slicing by 8, with
+     * the GIL held. zlib.crc32 and binascii.crc32 let the GIL go on buffers
+     * over 5 KiB: beside a thread calling get in a loop, every frame of a
+     * save then waited a switch interval (5 ms) to get it back. This costs
+     * about a quarter of a millisecond per 128 KiB frame. A checksum, not a
+     * cipher: the sealed format's integrity is AES-GCM's, from cryptography. */
+    static uint32_t gdc_crc_table[8][256];
+
+    static void gdc_crc_init(void)
+    {
+        uint32_t i, c;
+        int k;
+        for (i = 0; i < 256; i++) {
+            c = i;
+            for (k = 0; k < 8; k++)
+                c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+            gdc_crc_table[0][i] = c;
+        }
+        for (i = 0; i < 256; i++) {
+            c = gdc_crc_table[0][i];
+            for (k = 1; k < 8; k++) {
+                c = gdc_crc_table[0][c & 0xff] ^ (c >> 8);
+                gdc_crc_table[k][i] = c;
+            }
+        }
+    }
+
+    static uint32_t gdc_crc32(uint32_t crc, const unsigned char *p, size_t n)
+    {
+        uint32_t (*t)[256] = gdc_crc_table;
+        crc = ~crc;
+    #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+        while (n >= 8) {
+            uint32_t a, b;
+            memcpy(&a, p, 4);
+            memcpy(&b, p + 4, 4);
+            a ^= crc;
+            crc = t[7][a & 0xff] ^ t[6][(a >> 8) & 0xff] ^ t[5][(a >> 16) & 0xff] ^ t[4][a >> 24]
+                ^ t[3][b & 0xff] ^ t[2][(b >> 8) & 0xff] ^ t[1][(b >> 16) & 0xff] ^ t[0][b >> 24];
+            p += 8;
+            n -= 8;
+        }
+    #endif
+        while (n--)
+            crc = t[0][(crc ^ *p++) & 0xff] ^ (crc >> 8);
+        return ~crc;
+    }
+    """
+    void gdc_crc_init() noexcept
+    uint32_t gdc_crc32(uint32_t crc, const unsigned char *p, size_t n) noexcept
+
+gdc_crc_init()
+
+
+def crc32(data, uint32_t crc=0):
+    """zlib.crc32(data, crc), computed with the GIL held (see above); data is bytes or any contiguous buffer."""
+    cdef const unsigned char[::1] view
+    if type(data) is bytes:
+        return gdc_crc32(crc, <const unsigned char *>PyBytes_AS_STRING(data), <size_t>PyBytes_GET_SIZE(data))
+    view = memoryview(data).cast("B")
+    if view.shape[0] == 0:
+        return crc
+    return gdc_crc32(crc, &view[0], <size_t>view.shape[0])
+
+
+cdef extern from *:
+    """
     #if defined(__GNUC__) || defined(__clang__)
     #define gdc_prefetch(p) __builtin_prefetch((const void *)(p), 1, 3)
     #else
@@ -140,31 +207,51 @@ cdef class Refs:
         self.cap = cap
         return 0
 
-    def split(self):
-        """[(instance id, Refs of the entries from it)], in order of first appearance; for a table that syncs."""
+    def group(self):
+        """Order the refs by origin (stably) and return [(instance id, start, stop)], for a table that syncs.
+
+        A counting sort of the reference array with the GIL released: no
+        reference count changes, so other threads run meanwhile.
+        """
         if self.origin_ids is None:
             raise ValueError("these refs are of a table that does not sync: they have no origins")
-        cdef dict groups = {}
-        cdef list order = []
-        cdef Refs g
-        cdef Py_ssize_t i
-        cdef Ref *ref
-        for i in range(self.n):
-            ref = &self.refs[i]
-            g = groups.get(ref.origin)
-            if g is None:
-                g = Refs.__new__(Refs)
-                g.hlc = self.hlc
-                g.origin_ids = self.origin_ids
-                groups[ref.origin] = g
-                order.append(ref.origin)
-            if g.n == g.cap:
-                g._reserve(g.cap * 2 + 16)
-            _incref(ref.key)
-            _incref(ref.value)
-            g.refs[g.n] = ref[0]
-            g.n += 1
-        return [(self.origin_ids[o], groups[o]) for o in order]
+        cdef Py_ssize_t norigins = len(self.origin_ids), i, n = self.n
+        cdef Py_ssize_t *starts = <Py_ssize_t *>gdc_refs_alloc(<size_t>(norigins + 1) * sizeof(Py_ssize_t))
+        cdef Ref *out = NULL
+        cdef bint bad = False
+        if starts == NULL:
+            raise MemoryError()
+        try:
+            with nogil:
+                memset(starts, 0, <size_t>(norigins + 1) * sizeof(Py_ssize_t))
+                for i in range(n):
+                    if self.refs[i].origin >= <uint32_t>norigins:
+                        bad = True
+                        break
+                    starts[self.refs[i].origin + 1] += 1
+                if not bad:
+                    for i in range(norigins):
+                        starts[i + 1] += starts[i]
+                    out = <Ref *>gdc_refs_alloc(<size_t>(self.cap if self.cap else 1) * sizeof(Ref))
+                    if out != NULL:
+                        for i in range(n):
+                            out[starts[self.refs[i].origin]] = self.refs[i]
+                            starts[self.refs[i].origin] += 1
+            if bad:
+                raise ValueError("an origin out of range")
+            if out == NULL:
+                raise MemoryError()
+            gdc_refs_free(self.refs, <size_t>self.cap * sizeof(Ref))
+            self.refs = out
+            # starts[o] is now the end of origin o's run
+            ranges = []
+            for i in range(norigins):
+                lo = starts[i - 1] if i > 0 else 0
+                if starts[i] > lo:
+                    ranges.append((self.origin_ids[i], lo, starts[i]))
+            return ranges
+        finally:
+            gdc_refs_free(starts, <size_t>(norigins + 1) * sizeof(Py_ssize_t))
 
     def __dealloc__(self):
         cdef Py_ssize_t i
@@ -278,8 +365,8 @@ cdef str _where(Py_ssize_t i, object key):
 
 
 def encode_frame(Refs refs not None, Py_ssize_t start, Py_ssize_t target, int64_t created_ns, bint allow_pickle,
-                 bint write_times=False, int64_t stamp_base=-1):
-    """Encode refs[start:] until the payload reaches target bytes or the entries run out.
+                 bint write_times=False, int64_t stamp_base=-1, Py_ssize_t stop=-1):
+    """Encode refs[start:stop] (stop -1: the end) until the payload reaches target bytes or the entries run out.
 
     Write times are written as their distance below stamp_base (-1: created_ns).
 
@@ -292,13 +379,15 @@ def encode_frame(Refs refs not None, Py_ssize_t start, Py_ssize_t target, int64_
     cdef list objects = [] if allow_pickle else None
     cdef bytes data = None
     cdef char *out
-    if start < 0 or start > refs.n:
-        raise IndexError(f"start {start} out of range for {refs.n} entries")
+    if stop < 0:
+        stop = refs.n
+    if start < 0 or start > stop or stop > refs.n:
+        raise IndexError(f"start {start}, stop {stop} out of range for {refs.n} entries")
     cdef int64_t base = created_ns if stamp_base < 0 else stamp_base
     buffer_init(&b)
     buffer_init(&head)
     try:
-        while i < refs.n:
+        while i < stop:
             ref = &refs.refs[i]
             # refs holds a reference to both for as long as this call runs.
             key = <object>ref.key

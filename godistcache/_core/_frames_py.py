@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import pickle
+from binascii import crc32
 from collections.abc import Iterable
 from typing import Any, Optional
 
@@ -51,6 +52,7 @@ __all__ = [
     "UNPICKLE",
     "Refs",
     "collect",
+    "crc32",
     "decode_frame",
     "encode_frame",
     "merge",
@@ -80,21 +82,21 @@ class Refs(list):  # type: ignore[type-arg]
     origin_ids: Optional[list[str]] = None
     origins: list[str]
 
-    def split(self) -> list[tuple[str, Refs]]:
-        """[(instance id, Refs of the entries from it)], in order of first appearance; for a table that syncs."""
+    def group(self) -> list[tuple[str, int, int]]:
+        """Order the entries by origin (stably) and return [(instance id, start, stop)], for a table that syncs."""
         if self.origin_ids is None:
             raise ValueError("these refs are of a table that does not sync: they have no origins")
-        groups: dict[str, Refs] = {}
-        for entry, origin in zip(self, self.origins):
-            group = groups.get(origin)
-            if group is None:
-                group = groups[origin] = Refs()
-                group.hlc = self.hlc
-                group.origin_ids = self.origin_ids
-                group.origins = []
-            group.append(entry)
-            group.origins.append(origin)
-        return list(groups.items())
+        rank = {o: i for i, o in enumerate(self.origin_ids)}
+        order = sorted(range(len(self)), key=lambda i: rank[self.origins[i]])
+        self[:] = [self[i] for i in order]
+        self.origins = [self.origins[i] for i in order]
+        ranges: list[tuple[str, int, int]] = []
+        for i, origin in enumerate(self.origins):
+            if ranges and ranges[-1][0] == origin:
+                ranges[-1] = (origin, ranges[-1][1], i + 1)
+            else:
+                ranges.append((origin, i, i + 1))
+        return ranges
 
 
 def collect(table: Any, now: int, since: int = -1) -> Refs:
@@ -144,8 +146,9 @@ def encode_frame(
     allow_pickle: bool,
     write_times: bool = False,
     stamp_base: int = -1,
+    stop: int = -1,
 ) -> tuple[bytes, int]:
-    """Encode refs[start:] until the payload reaches target bytes or the entries run out.
+    """Encode refs[start:stop] (stop -1: the end) until the payload reaches target bytes or the entries run out.
 
     Write times are written as their distance below stamp_base (-1: created_ns).
 
@@ -156,13 +159,15 @@ def encode_frame(
         TypeError, ValueError: an entry does not encode; the message names
             its position and key type.
     """
-    if not 0 <= start <= len(refs):
-        raise IndexError(f"start {start} out of range for {len(refs)} entries")
+    if stop < 0:
+        stop = len(refs)
+    if not 0 <= start <= stop <= len(refs):
+        raise IndexError(f"start {start}, stop {stop} out of range for {len(refs)} entries")
     base = created_ns if stamp_base < 0 else stamp_base
     out = bytearray()
     objects: list[Any] | None = [] if allow_pickle else None
     i = start
-    n = len(refs)
+    n = stop
     while i < n:
         key, value, expires, written = refs[i]
         try:
