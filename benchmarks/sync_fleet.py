@@ -130,13 +130,15 @@ def sizes(server: S3Server, n: int) -> None:
     syncer = cache.sync_with_s3(store_for(server, "delta", "d"), interval=3600, compact_every=1000)
     syncer.flush(timeout=600)  # the first base
     keys = [k for k, _ in zip(cache.keys(), range(n // 100))]
-    for k in keys:
-        cache.put(k, ("changed", 1, 2.2), 600)
-    before = syncer.bytes_up
-    t = time.perf_counter()
-    syncer.flush(timeout=600)
-    t_delta = time.perf_counter() - t
-    delta_bytes = syncer.bytes_up - before
+    t_delta = float("inf")
+    for r in range(3):  # best of 3 delta cycles, each after changing the same 1%
+        for k in keys:
+            cache.put(k, ("changed", r, 2.2), 600)
+        before = syncer.bytes_up
+        t = time.perf_counter()
+        syncer.flush(timeout=600)
+        t_delta = min(t_delta, time.perf_counter() - t)
+        delta_bytes = syncer.bytes_up - before
     print(
         f"1% of {n:,} changed: delta {delta_bytes:,} bytes vs full persist {full_bytes:,} = "
         f"{delta_bytes / full_bytes:.2%} (goal <= 2%); "

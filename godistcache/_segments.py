@@ -49,7 +49,10 @@ from ._snapshot_file import (
 from .crypto import Keyring
 from .errors import SnapshotError
 
-__all__ = ["Applied", "Written", "apply_segment", "read_segment", "write_segment"]
+__all__ = ["BASE_CHUNK", "Applied", "Written", "apply_segment", "read_segment", "write_segment"]
+
+#: A base collects the entries this many slots at a time, other threads running in between (about 2 ms each).
+BASE_CHUNK = 1 << 17
 
 
 @dataclass(frozen=True)
@@ -58,7 +61,8 @@ class Written:
 
     entries: int
     tombstones: int
-    hlc: int  # the cut: every local change stamped up to it is in the file (a delta: those after since)
+    hlc: int  # no stamp in the file is later
+    cut: int  # every local change stamped up to it is in the file (a delta: those after since)
     floor: bool  # the file carries a clear
     size: int  # bytes
 
@@ -87,8 +91,12 @@ def write_segment(
     instance_id: str,
     keyring: Optional[Keyring] = None,
     allow_pickle: bool = False,
+    refs: Any = None,
 ) -> Written:
     """Write a base (kind "base") or a delta ("delta", the local changes stamped after since) of a syncing table.
+
+    refs: a base's entries, collected by the caller (``collect(table, now, -1, BASE_CHUNK)``),
+    who releases them; None collects them here (a delta in one cut, a base in chunks).
 
     Raises:
         TypeError, ValueError: an entry does not encode (the file is not written).
@@ -102,7 +110,9 @@ def write_segment(
     core = frame_codec(table)
     now = now_ns()
     delta = kind == "delta"
-    refs = core.collect(table, now, since if delta else -1)
+    given = refs is not None
+    if refs is None:
+        refs = core.collect(table, now, since, 0) if delta else core.collect(table, now, -1, BASE_CHUNK)
     hlc = refs.hlc
     # The tombstones and floor of the same cut: none stamped after hlc (they go in the next segment).
     tombs = table._tombstones(since, hlc) if delta else [t for t in table._tombstones() if t[1] <= hlc]
@@ -135,16 +145,17 @@ def write_segment(
         for origin in list(groups) + [o for o in tomb_groups if o not in groups]:
             out.frame(FRAME_ORIGIN, 1, origin.encode("utf-8"))
             if origin in groups:
-                _frames(out, core, refs, *groups[origin], FRAME_ENTRIES, now, hlc, allow_pickle)
+                lo, hi = groups[origin]
+                _frames(out, core, refs, lo, hi, FRAME_ENTRIES, now, hlc, allow_pickle)
             if origin in tomb_groups:
                 tombs_refs = core.refs_of(tomb_groups[origin])
                 _frames(out, core, tombs_refs, 0, len(tombs_refs), FRAME_TOMBS, now, hlc, allow_pickle)
         out.frame(FRAME_END, 0, END.pack(n, out.index))
         size = out.written
     release = getattr(refs, "release", None)
-    if release is not None:  # the compiled refs: dropped in chunks, other threads running in between
+    if release is not None and not given:  # the compiled refs: dropped in chunks, other threads running in between
         release()
-    return Written(n, len(tombs), hlc, floor is not None, size)
+    return Written(n, len(tombs), hlc, refs.hlc0, floor is not None, size)
 
 
 def _frames(

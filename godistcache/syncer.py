@@ -38,8 +38,11 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from . import _telemetry
+from ._core.table import now_ns
 from ._s3_names import Segment
-from ._segments import apply_segment, read_segment, write_segment
+from ._segments import BASE_CHUNK, apply_segment, read_segment, write_segment
+from ._snapshot_file import frame_codec
+from ._snapshot_methods import save_table
 from .errors import ConfigurationError, DecryptionError, SnapshotError, SyncError
 from .persist import Persister, SegmentStore
 
@@ -220,11 +223,14 @@ class Syncer(Persister):
         finally:
             del cache
 
-    def _write(self, cache: Any, path: str, kind: str, since: int) -> Any:
+    def _keyring(self, cache: Any) -> Any:
         keyring = cache._keyring
         seal = keyring is not None if self.seal is None else self.seal
         if seal and keyring is None:
             raise ConfigurationError("seal=True needs a cache with a cipher key")
+        return keyring if seal else None
+
+    def _write(self, cache: Any, path: str, kind: str, since: int, refs: Any = None) -> Any:
         return write_segment(
             cache,
             path,
@@ -233,8 +239,9 @@ class Syncer(Persister):
             prev=self._prev,
             since=since,
             instance_id=self.instance_id,
-            keyring=keyring if seal else None,
+            keyring=self._keyring(cache),
             allow_pickle=self.allow_pickle,
+            refs=refs,
         )
 
     def _upload(self, path: str, kind: str, size: int, report: SyncReport) -> Segment:
@@ -259,19 +266,34 @@ class Syncer(Persister):
 
     def _compact(self, cache: Any, tmp: str, report: SyncReport) -> None:
         path = os.path.join(tmp, "base.godistcache")
-        written = self._write(cache, path, "base", -1)
+        master = os.path.join(tmp, "master.godistcache")
+        # One collection, in chunks (other threads run between them), for the base and the master.
+        refs = frame_codec(cache).collect(cache, now_ns(), -1, BASE_CHUNK)
+        try:
+            written = self._write(cache, path, "base", -1, refs)
+            # The seed-compatible master, for plain Cache.from_s3 and older readers.
+            save_table(
+                cache,
+                master,
+                keyring=self._keyring(cache),
+                allow_pickle=self.allow_pickle,
+                instance_id=self.instance_id,
+                refs=refs,
+            )
+        finally:
+            release = getattr(refs, "release", None)
+            if release is not None:
+                release()
+            del refs
         previous = self._base
         self._upload(path, "base", written.size, report)
         self._base = self._seq
         if self._since < 0:
-            # The first base carries every local change so far: deltas go on from it.
-            self._since = written.hlc
+            # The first base carries every local change so far: deltas go on from its cut.
+            self._since = written.cut
             self._prev = self._seq
         self._deltas_since_base = 0
         report.compacted = True
-        # The seed-compatible master, for plain Cache.from_s3 and older readers.
-        master = os.path.join(tmp, "master.godistcache")
-        cache.save(master, allow_pickle=self.allow_pickle, seal=self.seal)
         self.store.upload_master(master)
         self.bytes_up += os.path.getsize(master)
         report.uploaded.append(self.store.master_name)

@@ -87,6 +87,28 @@ cdef extern from *:
 
 cdef extern from *:
     """
+    /* Let a thread waiting for the GIL have it, called with the GIL released.
+     * Releasing and at once retaking it is not enough: CPython's waiter asks
+     * for the GIL only after a switch interval (5 ms) in which no one took it,
+     * and the retaking counts as a switch, so a loop that does that every 2 ms
+     * kept a reader waiting until the loop ended. 50 microseconds is time for
+     * the waiter, woken by the release, to take it. */
+    #if defined(_WIN32)
+    #include <windows.h>
+    static void gdc_yield(void) { Sleep(0); }
+    #else
+    #include <time.h>
+    static void gdc_yield(void)
+    {
+        struct timespec ts = {0, 50000};
+        nanosleep(&ts, NULL);
+    }
+    #endif
+    """
+    void gdc_yield() noexcept nogil
+
+cdef extern from *:
+    """
     /* CRC-32 (zlib's: reflected, polynomial 0xEDB88320), slicing by 8, with
      * the GIL held. zlib.crc32 and binascii.crc32 let the GIL go on buffers
      * over 5 KiB: beside a thread calling get in a loop, every frame of a
@@ -183,6 +205,7 @@ cdef class Refs:
     cdef Py_ssize_t n
     cdef Py_ssize_t cap
     cdef readonly int64_t hlc          # the table's clock at the cut: no stamp in the refs is later
+    cdef readonly int64_t hlc0         # its clock when the collection began (= hlc unless collected in chunks)
     cdef readonly list origin_ids      # origin index -> instance id at the cut (None: the table doesn't sync)
 
     def __cinit__(self):
@@ -190,6 +213,7 @@ cdef class Refs:
         self.n = 0
         self.cap = 0
         self.hlc = 0
+        self.hlc0 = 0
         self.origin_ids = None
 
     cdef int _reserve(self, Py_ssize_t cap) except -1:
@@ -218,6 +242,7 @@ cdef class Refs:
         cdef Py_ssize_t norigins = len(self.origin_ids), i, n = self.n
         cdef Py_ssize_t *starts = <Py_ssize_t *>gdc_refs_alloc(<size_t>(norigins + 1) * sizeof(Py_ssize_t))
         cdef Ref *out = NULL
+        cdef Ref *old
         cdef bint bad = False
         if starts == NULL:
             raise MemoryError()
@@ -241,8 +266,10 @@ cdef class Refs:
                 raise ValueError("an origin out of range")
             if out == NULL:
                 raise MemoryError()
-            gdc_refs_free(self.refs, <size_t>self.cap * sizeof(Ref))
+            old = self.refs
             self.refs = out
+            with nogil:   # unmapping a large array takes milliseconds: not while holding the GIL
+                gdc_refs_free(old, <size_t>self.cap * sizeof(Ref))
             # starts[o] is now the end of origin o's run
             ranges = []
             for i in range(norigins):
@@ -255,11 +282,16 @@ cdef class Refs:
 
     def __dealloc__(self):
         cdef Py_ssize_t i
+        cdef Ref *refs = self.refs
+        cdef size_t nbytes = <size_t>self.cap * sizeof(Ref)
         for i in range(self.n):
             _decref(self.refs[i].key)
             _decref(self.refs[i].value)
         self.n = 0
-        gdc_refs_free(self.refs, <size_t>self.cap * sizeof(Ref))
+        self.refs = NULL
+        self.cap = 0
+        with nogil:   # unmapping a large array takes milliseconds: not while holding the GIL
+            gdc_refs_free(refs, nbytes)
 
     def release(self):
         """Drop every reference, letting other threads run between chunks (the refs are empty after)."""
@@ -273,7 +305,7 @@ cdef class Refs:
             n = self.n
             if n:
                 with nogil:
-                    pass
+                    gdc_yield()
 
     def __len__(self):
         return self.n
@@ -307,12 +339,20 @@ def refs_of(entries):
     return r
 
 
-def collect(Table table not None, int64_t now, int64_t since=-1):
+def collect(Table table not None, int64_t now, int64_t since=-1, Py_ssize_t chunk=0):
     """References to the entries of table live at ``now``, in table order.
 
     since >= 0: only the entries written here (origin 0) stamped after
     since: a syncing table's local changes. The refs' ``hlc`` is the
     table's clock at the cut, and ``origin_ids`` its instance ids.
+
+    chunk > 0: not one cut but chunks of that many entry slots, other
+    threads running in between (a million entries otherwise pause them for
+    about 15 ms). Entries written meanwhile may be in or out, with their
+    new or old value: ``hlc0`` is the clock before the first chunk, so a
+    sync segment's cut is there (every change after it goes out again).
+    If the table is resized or cleared in between, the collection starts
+    over; after three restarts it finishes in one go.
     """
     cdef Refs r = Refs.__new__(Refs)
     cdef Py_ssize_t i, k = 0, n, cap
@@ -334,28 +374,54 @@ def collect(Table table not None, int64_t now, int64_t since=-1):
             raise MemoryError()
         r.refs = p
         r.cap = cap
-    n = table._nentries
-    ep = table._entries
+    r.hlc0 = table._hlc
+    if chunk <= 0:
+        chunk = PY_SSIZE_T_MAX
+    cdef Entry *start_entries = table._entries
+    cdef Py_ssize_t start = 0, end, restarts = 0
+    while True:
+        n = min(table._nentries, r.cap)
+        if start >= n:
+            break
+        end = start + chunk if chunk < n - start else n
+        ep = table._entries
+        # No Python code runs in this loop: the table can't change under it.
+        for i in range(start, end):
+            if since >= 0 and (table._origin_at(i) != 0 or table._stamp_of(i) <= since):
+                continue
+            if i + PREFETCH_AHEAD < end and ep[i + PREFETCH_AHEAD].key != NULL:
+                gdc_prefetch(ep[i + PREFETCH_AHEAD].key)
+                gdc_prefetch(ep[i + PREFETCH_AHEAD].value)
+            if ep[i].key != NULL and (ep[i].expires == 0 or ep[i].expires > now):
+                _incref(ep[i].key)
+                _incref(ep[i].value)
+                r.refs[k].key = ep[i].key
+                r.refs[k].value = ep[i].value
+                r.refs[k].expires = ep[i].expires
+                r.refs[k].written = table._written[i] if table._written != NULL else 0
+                r.refs[k].origin = table._origin_at(i)
+                k += 1
+                r.n = k
+        start = end
+        if start >= min(table._nentries, r.cap):
+            break
+        with nogil:
+            gdc_yield()   # other threads run
+        if table._entries != start_entries or table._nentries < start:
+            # Resized, compacted or cleared: the entries moved. Start over (the refs taken are dropped).
+            r.release()
+            k = 0
+            start = 0
+            start_entries = table._entries
+            restarts += 1
+            if restarts >= 3:
+                chunk = PY_SSIZE_T_MAX
+            if table._nentries > r.cap:
+                return collect(table, now, since)
+    r.n = k
     r.hlc = table._hlc
     if table._sync:
         r.origin_ids = list(table._origin_ids)
-    # No Python code runs in this loop: the table can't change under it.
-    for i in range(n):
-        if since >= 0 and (table._origin_at(i) != 0 or table._stamp_of(i) <= since):
-            continue
-        if i + PREFETCH_AHEAD < n and ep[i + PREFETCH_AHEAD].key != NULL:
-            gdc_prefetch(ep[i + PREFETCH_AHEAD].key)
-            gdc_prefetch(ep[i + PREFETCH_AHEAD].value)
-        if ep[i].key != NULL and (ep[i].expires == 0 or ep[i].expires > now):
-            _incref(ep[i].key)
-            _incref(ep[i].value)
-            r.refs[k].key = ep[i].key
-            r.refs[k].value = ep[i].value
-            r.refs[k].expires = ep[i].expires
-            r.refs[k].written = table._written[i] if table._written != NULL else 0
-            r.refs[k].origin = table._origin_at(i)
-            k += 1
-    r.n = k
     return r
 
 

@@ -79,6 +79,7 @@ class Refs(list):  # type: ignore[type-arg]
     """
 
     hlc: int = 0
+    hlc0: int = 0
     origin_ids: Optional[list[str]] = None
     origins: list[str]
 
@@ -99,10 +100,11 @@ class Refs(list):  # type: ignore[type-arg]
         return ranges
 
 
-def collect(table: Any, now: int, since: int = -1) -> Refs:
+def collect(table: Any, now: int, since: int = -1, chunk: int = 0) -> Refs:
     """References to the entries of table live at ``now``, in table order: (key, value, expires_ns, written_ns).
 
     since >= 0: only the entries written here stamped after since (a syncing table's local changes).
+    chunk: accepted for the compiled twin's sake; this one always takes one cut (``hlc0 == hlc``).
     """
     lock = getattr(table, "_lock", None) or contextlib.nullcontext()  # the compiled table has none
     while True:
@@ -113,7 +115,7 @@ def collect(table: Any, now: int, since: int = -1) -> Refs:
             if table._hlc == hlc:  # no write slipped in (a compiled table's entries are listed without a lock)
                 break
     refs = Refs()
-    refs.hlc = hlc
+    refs.hlc = refs.hlc0 = hlc
     refs.origin_ids = None if local is None else list(dict.fromkeys([local] + [e[4] for e in entries]))
     refs.origins = []
     for key, value, expires, written, origin in entries:
