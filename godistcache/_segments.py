@@ -49,8 +49,10 @@ from ._snapshot_file import (
 from .crypto import Keyring
 from .errors import SnapshotError
 
-__all__ = ["BASE_CHUNK", "Applied", "Written", "apply_segment", "read_segment", "write_segment"]
+__all__ = ["BASE_CHUNK", "MAX_SEGMENT_ORIGINS", "Applied", "Written", "apply_segment", "read_segment", "write_segment"]
 
+#: Most instances one segment may name (its entries' and tombstones' origins): a forged file can't flood a table's.
+MAX_SEGMENT_ORIGINS = 4096
 #: A base collects the entries this many slots at a time, other threads running in between (about 2 ms each).
 BASE_CHUNK = 1 << 17
 
@@ -218,10 +220,14 @@ def read_segment(
         origin = head.instance_id
         entries: dict[str, Any] = {}
         tombs: list[tuple[Any, int, str]] = []
+        seen = {origin}
         for frame in snap.frames(meta=True):
             kind = frame[1]
             if kind == FRAME_ORIGIN:
                 origin = snap.origin(frame)
+                seen.add(origin)
+                if len(seen) > MAX_SEGMENT_ORIGINS:
+                    raise fail(f"more than {MAX_SEGMENT_ORIGINS} origins", snap.path, frame=frame[0], offset=frame[4])
             elif kind == FRAME_ENTRIES or kind == FRAME_TOMBS:
                 sink = cls()
                 sink._track_writes()

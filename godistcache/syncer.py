@@ -323,6 +323,12 @@ class Syncer(Persister):
         for s in self.store.list_segments():
             if s.instance_id != self.instance_id:
                 by_peer.setdefault(s.instance_id, []).append(s)
+            elif self._started and s.seq > self._seq:
+                raise ConfigurationError(
+                    f"another process syncs as {self.instance_id!r} (it wrote {s.object_name}): each instance "
+                    "needs its own id (S3Store(instance_id=...) or GODISTCACHE_INSTANCE_ID); this one stops uploading "
+                    "until that is fixed"
+                )
         for peer, segments in by_peer.items():
             self._catch_up(peer, segments, tmp, report)
 

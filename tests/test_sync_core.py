@@ -193,3 +193,20 @@ def test_a_base_keeps_each_entrys_origin(cache_cls: type[Any], tmp_path: Path) -
     assert d._stamp_info("own")[1] == "a"
     assert {d._stamp_info(i)[1] for i in range(30)} == {"b", "c"}
     assert all(d._stamp_info(i) == b._stamp_info(i) for i in range(30) if i % 3)
+
+
+def test_a_segment_naming_too_many_origins_is_refused(
+    cache_cls: type[Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import godistcache._segments as segments
+
+    a, b, c, d = (syncing(cache_cls, x) for x in "abcd")
+    b.put("x", 1)
+    c.put("y", 2)
+    ship(b, a, tmp_path / "b")
+    ship(c, a, tmp_path / "c")
+    write_segment(a, tmp_path / "a", kind="base", seq=1, prev=0, since=-1, instance_id="a")
+    monkeypatch.setattr(segments, "MAX_SEGMENT_ORIGINS", 2)
+    with pytest.raises(SnapshotError, match="more than 2 origins"):
+        read_segment(d, tmp_path / "a")
+    assert len(d) == 0

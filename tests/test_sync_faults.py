@@ -14,7 +14,7 @@ from typing import Any, Callable
 
 import pytest
 
-from godistcache import Cache, S3Store, SyncError
+from godistcache import Cache, ConfigurationError, S3Store, SyncError
 
 from .conftest import wait_for
 from .s3server import S3Server
@@ -75,7 +75,7 @@ def test_the_store_going_down_loses_nothing(s3server: S3Server, make_store: Call
 
 WORKER = r"""
 import json, sys, time
-from godistcache import Cache, S3Store, SyncError
+from godistcache import Cache, ConfigurationError, S3Store, SyncError
 cfg = json.loads(sys.argv[1])
 store = S3Store(cfg["url"], cfg["bucket"], cfg["ak"], cfg["sk"], object_name=cfg["obj"], instance_id="killed")
 cache = Cache()
@@ -157,4 +157,18 @@ def test_a_damaged_segment_is_skipped_and_logged(
         assert b.get("k") == 1  # the base before it was merged; the damaged delta was not
         assert any("SnapshotError" in r.getMessage() or "skipped" in r.getMessage() for r in caplog.records)
     finally:
+        sb.stop()
+
+
+def test_two_processes_with_one_id_are_told(make_store: Callable[..., S3Store]) -> None:
+    a, b = Cache(), Cache()
+    sa = a.sync_with_s3(make_store("same"), interval=3600)
+    sb = b.sync_with_s3(make_store("same"), interval=3600)
+    try:
+        sa.flush(timeout=30)
+        sb.flush(timeout=30)  # it reads the other's base as its own past, and writes after it
+        with pytest.raises(ConfigurationError, match="another process syncs as 'same'"):
+            sa.flush(timeout=30)
+    finally:
+        sa.stop()
         sb.stop()
