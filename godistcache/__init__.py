@@ -20,8 +20,8 @@ from .errors import (
     SnapshotError,
     SyncError,
 )
-from .persist import Persister, Store
-from .s3 import Backup, S3Store
+from .persist import Persister, SegmentStore, Store
+from .s3 import Backup, S3Store, Segment
 from .snapshot import SnapshotInfo
 
 __all__ = [
@@ -37,6 +37,8 @@ __all__ = [
     "Keyring",
     "Persister",
     "S3Store",
+    "Segment",
+    "SegmentStore",
     "SnapshotAuthenticationError",
     "SnapshotError",
     "SnapshotInfo",

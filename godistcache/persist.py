@@ -24,13 +24,14 @@ import tempfile
 import threading
 import time
 import weakref
+from collections.abc import Iterable
 from typing import Any, Optional, Protocol, Union
 
 from . import _telemetry
 from ._progress import Progress
-from ._s3_names import Backup
+from ._s3_names import Backup, Segment
 
-__all__ = ["Persister", "Store"]
+__all__ = ["Persister", "SegmentStore", "Store"]
 
 logger = logging.getLogger(__name__)
 
@@ -65,6 +66,45 @@ class Store(Protocol):
 
     def prune(self, keep_days: int, *, today: Optional[datetime.date] = None) -> list[str]:
         """Delete this instance's backups older than keep_days days (never its newest); return their names."""
+        ...
+
+
+class SegmentStore(Store, Protocol):
+    """An object store that also keeps each instance's base and delta segments, for incremental sync.
+
+    :class:`~godistcache.s3.S3Store` is one. Segments are named
+    ``<object>/<instance>/<seq:020d>-<kind>.godistcache``, kind ``base`` or ``delta``.
+    """
+
+    @property
+    def instance_id(self) -> str:
+        """This instance's id: the one in the names of the segments it uploads and may delete."""
+        ...
+
+    def segment_name(self, seq: int, kind: str, instance_id: Optional[str] = None) -> str:
+        """The object name of a segment (of this instance by default); ValueError on a bad seq or kind."""
+        ...
+
+    def parse_segment_name(self, object_name: str) -> Optional[tuple[str, int, str]]:
+        """(instance id, seq, kind) of a segment's object name, or None if it is not one; never raises."""
+        ...
+
+    def upload_segment(
+        self, path: Union[str, os.PathLike[str]], seq: int, kind: str, *, progress: Optional[Progress] = None
+    ) -> Segment:
+        """Upload the file at path as this instance's segment seq of kind (one PUT, no master copy)."""
+        ...
+
+    def list_segments(self, instance_id: Optional[str] = None) -> list[Segment]:
+        """Every instance's segments (or one's) in one listing, sorted by instance id then seq."""
+        ...
+
+    def delete_segments(self, object_names: Iterable[str]) -> list[str]:
+        """Delete this instance's segments (ValueError for anyone else's), batched; return the names deleted."""
+        ...
+
+    def upload_master(self, path: Union[str, os.PathLike[str]], *, progress: Optional[Progress] = None) -> str:
+        """Upload the file at path as the master snapshot directly; return the master's name."""
         ...
 
 
