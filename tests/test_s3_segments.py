@@ -19,6 +19,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Callable
+from urllib.parse import quote
 
 import pytest
 from hypothesis import given
@@ -306,14 +307,16 @@ def test_upload_segment_refuses_bad_numbers_before_sending(
 
 @pytest.mark.s3
 def test_list_ignores_what_is_not_a_segment(
-    make_store: StoreFactory, raw: Any, s3server: S3Server, obj: str, tmp_path: Path
+    make_store: StoreFactory, raw: Any, s3server: S3Server, obj: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    web, api = make_store("web"), make_store("api.v2_x-1")
+    web, web2, api = make_store("web"), make_store("web-2"), make_store("api.v2_x-1")
     src = _segment_file(tmp_path / "s.godistcache", {"a": 1})
     web.upload(src)  # a dated backup and the master
     # Uploaded out of order: the listing sorts by instance, then by number (10 after 9, not after 1).
     mine = [web.upload_segment(src, seq, kind) for seq, kind in ((10, "delta"), (1, "base"), (9, "delta"))]
     theirs = [api.upload_segment(src, 3, "base")]
+    # "web-2/" comes before "web/" in the store's order ('-' < '/'), after "web" in the instances' order.
+    second = [web2.upload_segment(src, 1, "delta")]
     foreign = [
         f"{obj}_web_2026-01-01.godistcache",
         f"{obj}_x/web/00000000000000000001-base.godistcache",  # cache_ is not cache/
@@ -331,7 +334,12 @@ def test_list_ignores_what_is_not_a_segment(
     for name in foreign:
         _put(raw, s3server.bucket, name)
     expected = [theirs[0].object_name] + [s.object_name for s in sorted(mine, key=lambda s: s.seq)]
-    assert [s.object_name for s in web.list_segments()] == expected
+    assert [s.object_name for s in web.list_segments()] == [*expected, second[0].object_name]
+    # Whatever order the store lists in (AWS by bytes: "web-2/" before "web/"; SeaweedFS by folder), it is sorted.
+    real = web._client.list_objects
+    monkeypatch.setattr(web._client, "list_objects", lambda *a, **kw: list(real(*a, **kw))[::-1])
+    assert [s.object_name for s in web.list_segments()] == [*expected, second[0].object_name]
+    monkeypatch.undo()
     assert [s.seq for s in web.list_segments("web")] == [1, 9, 10]
     assert [s.object_name for s in web.list_segments("api.v2_x-1")] == [theirs[0].object_name]
     assert web.list_segments("we") == [] and web.list_segments("nobody") == []
@@ -360,9 +368,12 @@ def test_listing_four_instances_is_one_request(
         ("i2", 1),
     ]
     assert [m for m, _ in log.seen] == ["GET"] and "list-type=2" in log.seen[0][1]
+    # Only <object>/ is listed: not the backups and the master beside it (<object>_..., <object>.godistcache).
+    assert f"prefix={quote(reader.object_name + '/', safe='')}&" in log.seen[0][1] + "&"
     log.seen.clear()
     assert len(reader.list_segments("i3")) == 3
     assert len(log.of("GET")) == 1 and len(log.seen) == 1
+    assert f"prefix={quote(reader.object_name + '/i3/', safe='')}&" in log.seen[0][1] + "&"
 
 
 @pytest.mark.s3
