@@ -24,6 +24,7 @@ import tempfile
 import threading
 import time
 import weakref
+from collections.abc import Iterable
 from typing import Any, Optional, Protocol, Union
 
 from . import _telemetry
@@ -69,34 +70,46 @@ class Store(Protocol):
 
 
 class SegmentStore(Store, Protocol):
-    """A store a :class:`~godistcache.syncer.Syncer` syncs through: snapshots plus each instance's segments.
+    """An object store that also keeps each instance's base and delta segments, for incremental sync.
 
-    :class:`~godistcache.s3.S3Store` is one.
+    :class:`~godistcache.s3.S3Store` is one. Segments are named
+    ``<object>/<instance>/<seq:020d>-<kind>.godistcache``, kind ``base`` or ``delta``.
     """
 
-    instance_id: str
+    @property
+    def instance_id(self) -> str:
+        """This instance's id: the one in the names of the segments it uploads and may delete."""
+        ...
 
     @property
     def master_name(self) -> str:
-        """The master object's name."""
+        """The master snapshot's object name (a compaction rewrites it)."""
+        ...
+
+    def segment_name(self, seq: int, kind: str, instance_id: Optional[str] = None) -> str:
+        """The object name of a segment (of this instance by default); ValueError on a bad seq or kind."""
+        ...
+
+    def parse_segment_name(self, object_name: str) -> Optional[tuple[str, int, str]]:
+        """(instance id, seq, kind) of a segment's object name, or None if it is not one; never raises."""
         ...
 
     def upload_segment(
         self, path: Union[str, os.PathLike[str]], seq: int, kind: str, *, progress: Optional[Progress] = None
     ) -> Segment:
-        """Upload a segment file as this instance's segment seq of kind ("base" or "delta")."""
-        ...
-
-    def upload_master(self, path: Union[str, os.PathLike[str]], *, progress: Optional[Progress] = None) -> str:
-        """Upload a snapshot file as the master; return its name."""
+        """Upload the file at path as this instance's segment seq of kind (one PUT, no master copy)."""
         ...
 
     def list_segments(self, instance_id: Optional[str] = None) -> list[Segment]:
-        """Every instance's segments (or one's), sorted by instance then seq."""
+        """Every instance's segments (or one's) in one listing, sorted by instance id then seq."""
         ...
 
-    def delete_segments(self, object_names: list[str]) -> list[str]:
-        """Delete segments of this instance; return the names deleted."""
+    def delete_segments(self, object_names: Iterable[str]) -> list[str]:
+        """Delete this instance's segments (ValueError for anyone else's), batched; return the names deleted."""
+        ...
+
+    def upload_master(self, path: Union[str, os.PathLike[str]], *, progress: Optional[Progress] = None) -> str:
+        """Upload the file at path as the master snapshot directly; return the master's name."""
         ...
 
 
