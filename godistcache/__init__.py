@@ -20,9 +20,10 @@ from .errors import (
     SnapshotError,
     SyncError,
 )
-from .persist import Persister, Store
-from .s3 import Backup, S3Store
+from .persist import Persister, SegmentStore, Store
+from .s3 import Backup, S3Store, Segment
 from .snapshot import SnapshotInfo
+from .syncer import Syncer, SyncReport
 
 __all__ = [
     "CORE",
@@ -37,10 +38,14 @@ __all__ = [
     "Keyring",
     "Persister",
     "S3Store",
+    "Segment",
+    "SegmentStore",
     "SnapshotAuthenticationError",
     "SnapshotError",
     "SnapshotInfo",
     "Store",
     "SyncError",
+    "SyncReport",
+    "Syncer",
     "__version__",
 ]

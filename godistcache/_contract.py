@@ -69,6 +69,44 @@ class CoreTable(Protocol):
         """Keep each entry's write time from now on (snapshots then carry them)."""
         ...
 
+    @property
+    def _syncs(self) -> Optional[str]:
+        """This instance's id once the table keeps what sync needs (:meth:`_track_changes`), else None."""
+        ...
+
+    @property
+    def _hlc(self) -> int:
+        """The hybrid logical clock: the latest stamp given or seen (Unix ns)."""
+        ...
+
+    def _track_changes(self, instance_id: str) -> None:
+        """Keep stamps, origins, tombstones and the clear floor from now on, as instance_id."""
+        ...
+
+    def _merge_entry(self, key: Hashable, value: Any, expires_ns: int, stamp: int, origin: str) -> bool:
+        """Merge a peer's write: stored only if it is the latest this table knows of key."""
+        ...
+
+    def _merge_tomb(self, key: Hashable, stamp: int, origin: str) -> bool:
+        """Merge a peer's delete of key; True when it removed an entry."""
+        ...
+
+    def _merge_floor(self, stamp: int, origin: str) -> int:
+        """Merge a peer's clear; returns the entries it removed."""
+        ...
+
+    def _tombstones(self, since: int = -1, until: Optional[int] = None) -> list[tuple[Any, int, str]]:
+        """Tombstones as (key, stamp, instance id): all, or the local ones stamped in (since, until]."""
+        ...
+
+    def _floor_of(self) -> Optional[tuple[int, str]]:
+        """(stamp, instance id) of the latest clear seen, or None."""
+        ...
+
+    def _prune_tombs(self, before: int) -> int:
+        """Forget tombstones stamped before ``before``."""
+        ...
+
     def _swap(self, other: Any) -> None:
         """Exchange entries with other, a table of the same core and bounds (a load's replace)."""
         ...

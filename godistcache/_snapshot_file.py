@@ -13,7 +13,6 @@ from __future__ import annotations
 import datetime
 import os
 import struct
-import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from types import ModuleType
@@ -25,24 +24,32 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from ._core import _frames_py, core_of
 from ._core import frames as selected_frames
 from ._core._budget import DecodeBudgetError, budget_for, budget_message
-from ._core.frames import UNPICKLE
+from ._core.frames import UNPICKLE, crc32  # the compiled one keeps the GIL (see _frames_c.pyx)
 from ._files import open_regular
 from .crypto import Keyring
 from .errors import ConfigurationError, SnapshotAuthenticationError, SnapshotError
 
 __all__ = [
     "CODEC_V1",
+    "FLAG_BASE",
+    "FLAG_DELTA",
     "FLAG_SEALED",
     "FLAG_WRITE_TIMES",
     "FORMAT_VERSION",
     "FRAME_END",
     "FRAME_ENTRIES",
+    "FRAME_ORIGIN",
+    "FRAME_SYNC",
+    "FRAME_TOMBS",
     "FRAME_TARGET",
     "KDF_INFO",
     "MAGIC",
     "MAX_FRAME",
     "MAX_INSTANCE_ID",
+    "SEGMENT_VERSION",
     "SUFFIX",
+    "SYNC",
+    "SyncInfo",
     "END",
     "FrameWriter",
     "Header",
@@ -60,16 +67,27 @@ __all__ = [
 
 #: The first 8 bytes of every snapshot (as PNG's: a high byte, CR LF, ^Z, LF catch text-mode mangling).
 MAGIC = b"\x89GDC\r\n\x1a\n"
-#: The file format version this module reads and writes.
+#: The file format version of snapshots (``save``, the master); version 1 files load everywhere.
 FORMAT_VERSION = 1
+#: The version of sync segments (bases and deltas): version 1 plus the frames below. Both are read.
+SEGMENT_VERSION = 2
 #: Suffix of snapshot files, by convention.
 SUFFIX = ".godistcache"
 
 FLAG_SEALED = 0x1
 FLAG_WRITE_TIMES = 0x2
+FLAG_BASE = 0x4  # version 2: a base segment (every entry its writer holds)
+FLAG_DELTA = 0x8  # version 2: a delta segment (its writer's changes since an earlier segment)
 CODEC_V1 = 1
 FRAME_ENTRIES = 1
 FRAME_END = 2
+FRAME_SYNC = 3  # version 2, first frame: the segment's place in its writer's chain (SYNC struct + floor origin)
+FRAME_ORIGIN = 4  # version 2: the instance id the entries and tombstones after it were written by
+FRAME_TOMBS = 5  # version 2: tombstones, encoded as entries (value None, no expiry, the delete's stamp)
+#: FRAME_SYNC's payload: seq, prev, hlc (no stamp in the file is later; stamps are written below it),
+#: since (a delta holds the changes stamped after it), floor (the stamp of the latest clear, 0: none);
+#: the floor's instance id follows, in UTF-8.
+SYNC = struct.Struct("<QQqqq")
 #: An entries frame is closed once its payload reaches this many bytes.
 FRAME_TARGET = 128 * 1024
 #: No frame payload is larger (one entry bigger than this can't be saved).
@@ -120,12 +138,31 @@ class Header:
         return bool(self.flags & FLAG_WRITE_TIMES)
 
     @property
+    def segment(self) -> Optional[str]:
+        """ "base" or "delta" for a sync segment, None for a snapshot."""
+        if self.flags & FLAG_BASE:
+            return "base"
+        return "delta" if self.flags & FLAG_DELTA else None
+
+    @property
     def size(self) -> int:
         return len(self.raw)
 
     @property
     def created(self) -> datetime.datetime:
         return ns_to_datetime(self.created_ns)
+
+
+@dataclass(frozen=True)
+class SyncInfo:
+    """A segment's FRAME_SYNC: its place in its writer's chain (see ``docs/snapshot-format.md``)."""
+
+    seq: int
+    prev: int
+    hlc: int
+    since: int
+    floor: int
+    floor_origin: str
 
 
 def ns_to_datetime(ns: int) -> datetime.datetime:
@@ -147,19 +184,25 @@ def fail(msg: str, path: str, frame: Optional[int] = None, offset: Optional[int]
 
 
 def build_header(
-    created_ns: int, count: int, key_id: Optional[bytes], salt: bytes, instance_id: str, write_times: bool = False
+    created_ns: int,
+    count: int,
+    key_id: Optional[bytes],
+    salt: bytes,
+    instance_id: str,
+    write_times: bool = False,
+    segment: int = 0,
 ) -> bytes:
+    """A header; segment is FLAG_BASE or FLAG_DELTA for a version 2 sync segment, 0 for a snapshot."""
     ident = instance_id.encode("utf-8")
     if len(ident) > MAX_INSTANCE_ID:
         raise ValueError(f"instance_id must be at most {MAX_INSTANCE_ID} bytes of UTF-8, got {len(ident)}")
-    flags = (FLAG_SEALED if key_id is not None else 0) | (FLAG_WRITE_TIMES if write_times else 0)
+    flags = (FLAG_SEALED if key_id is not None else 0) | (FLAG_WRITE_TIMES if write_times else 0) | segment
+    version = SEGMENT_VERSION if segment else FORMAT_VERSION
     head = (
-        _HEADER.pack(
-            MAGIC, FORMAT_VERSION, flags, CODEC_V1, len(ident), 0, created_ns, count, key_id or _NO_KEY_ID, salt
-        )
+        _HEADER.pack(MAGIC, version, flags, CODEC_V1, len(ident), 0, created_ns, count, key_id or _NO_KEY_ID, salt)
         + ident
     )
-    return head + _CRC.pack(zlib.crc32(head))
+    return head + _CRC.pack(crc32(head))
 
 
 class FrameWriter:
@@ -169,7 +212,7 @@ class FrameWriter:
         self.f = f
         self.header = header
         self.aead = aead
-        self.crc = zlib.crc32(header[:-4])
+        self.crc = crc32(header[:-4])
         self.index = 0
         self.written = len(header)
 
@@ -183,7 +226,7 @@ class FrameWriter:
             self.written += len(head) + len(body)
         else:
             head = _FRAME.pack(kind, len(payload), count)
-            self.crc = zlib.crc32(payload, zlib.crc32(head, self.crc))
+            self.crc = crc32(payload, crc32(head, self.crc))
             self.f.write(head)
             self.f.write(payload)
             self.f.write(_CRC.pack(self.crc))
@@ -202,9 +245,12 @@ def read_header(f: IO[bytes], path: str, file_size: int) -> Header:
     if len(raw) < _HEADER.size:
         raise fail(f"truncated header: {len(raw)} bytes, a header has at least {_HEADER.size + 4}", path, offset=0)
     _, version, flags, codec, idlen, reserved, created, count, kid, salt = _HEADER.unpack(raw)
-    if version != FORMAT_VERSION:
+    if version not in (FORMAT_VERSION, SEGMENT_VERSION):
         raise fail(
-            f"unsupported format version {version}; this godistcache reads version {FORMAT_VERSION}", path, offset=8
+            f"unsupported format version {version}; this godistcache reads versions {FORMAT_VERSION} and "
+            f"{SEGMENT_VERSION}",
+            path,
+            offset=8,
         )
     rest = f.read(idlen + 4)
     if len(rest) < idlen + 4:
@@ -215,10 +261,13 @@ def read_header(f: IO[bytes], path: str, file_size: int) -> Header:
         )
     raw += rest
     (crc,) = _CRC.unpack_from(raw, len(raw) - 4)
-    if zlib.crc32(raw[:-4]) != crc:
+    if crc32(raw[:-4]) != crc:
         raise fail("header checksum mismatch: the header is damaged", path, offset=0)
-    if flags & ~(FLAG_SEALED | FLAG_WRITE_TIMES):
+    known = FLAG_SEALED | FLAG_WRITE_TIMES | (FLAG_BASE | FLAG_DELTA if version == SEGMENT_VERSION else 0)
+    if flags & ~known:
         raise fail(f"unsupported flags 0x{flags:04x}", path, offset=10)
+    if version == SEGMENT_VERSION and bin(flags & (FLAG_BASE | FLAG_DELTA)).count("1") != 1:
+        raise fail("a version 2 file is a segment: exactly one of the base and delta flags is set", path, offset=10)
     if codec != CODEC_V1:
         raise fail(f"unsupported codec {codec}", path, offset=12)
     if reserved:
@@ -237,6 +286,32 @@ def read_header(f: IO[bytes], path: str, file_size: int) -> Header:
     return Header(version, flags, codec, created, count, kid if sealed else None, salt, instance_id, raw)
 
 
+def sync_frame(info: SyncInfo) -> bytes:
+    """FRAME_SYNC's payload."""
+    return SYNC.pack(info.seq, info.prev, info.hlc, info.since, info.floor) + info.floor_origin.encode("utf-8")
+
+
+def parse_sync(payload: bytes, path: str, index: int, pos: int) -> SyncInfo:
+    """A checked FRAME_SYNC payload."""
+    if not SYNC.size <= len(payload) <= SYNC.size + MAX_INSTANCE_ID:
+        raise fail(f"a sync frame of {len(payload)} bytes", path, frame=index, offset=pos)
+    seq, prev, hlc, since, floor = SYNC.unpack_from(payload)
+    try:
+        floor_origin = payload[SYNC.size :].decode("utf-8")
+    except UnicodeDecodeError:
+        raise fail("the sync frame's floor origin is not UTF-8", path, frame=index, offset=pos) from None
+    if not (0 < seq and 0 <= prev < seq and hlc >= 0 and -1 <= since <= hlc and 0 <= floor <= hlc):
+        raise fail(
+            f"an inconsistent sync frame (seq {seq}, prev {prev}, hlc {hlc}, since {since}, floor {floor})",
+            path,
+            frame=index,
+            offset=pos,
+        )
+    if bool(floor) != bool(floor_origin):
+        raise fail("the sync frame's floor and its origin disagree", path, frame=index, offset=pos)
+    return SyncInfo(seq, prev, hlc, since, floor, floor_origin)
+
+
 def created_ns(path: PathLike) -> int:
     """When a snapshot file's entries were cut (Unix ns), read from its checked header."""
     with open_regular(path) as f:
@@ -246,12 +321,14 @@ def created_ns(path: PathLike) -> int:
 def iter_frames(
     f: IO[bytes], path: str, header: Header, file_size: int, aead: Optional[AESGCM]
 ) -> Iterator[tuple[int, int, int, bytes, int]]:
-    """Check and yield (frame number, kind, count, payload, offset) for every entries frame.
+    """Check and yield (frame number, kind, count, payload, offset) for every frame but the end frame.
 
     Stops after the end frame, having checked its totals and that nothing follows.
+    Only a segment (version 2) has frames other than entries; its first is FRAME_SYNC.
     """
+    v2 = header.version == SEGMENT_VERSION
     pos = header.size
-    crc = zlib.crc32(header.raw[:-4])
+    crc = crc32(header.raw[:-4])
     trailer = 0 if aead is not None else 4
     index = 0
     entries = 0
@@ -263,8 +340,10 @@ def iter_frames(
         if len(head) < _FRAME.size:
             raise fail(f"truncated frame head: {len(head)} of {_FRAME.size} bytes", path, frame=index, offset=pos)
         kind, length, count = _FRAME.unpack(head)
-        if kind != FRAME_ENTRIES and kind != FRAME_END:
+        if not (kind == FRAME_ENTRIES or kind == FRAME_END or (v2 and kind in (FRAME_SYNC, FRAME_ORIGIN, FRAME_TOMBS))):
             raise fail(f"unknown frame kind {kind}", path, frame=index, offset=pos)
+        if v2 and (kind == FRAME_SYNC) != (index == 0):
+            raise fail("a segment's first frame, and only it, is its sync frame", path, frame=index, offset=pos)
         if length > left - _FRAME.size - trailer:
             raise fail(
                 f"truncated frame: {length} bytes declared, {max(left - _FRAME.size - trailer, 0)} remain",
@@ -290,7 +369,7 @@ def iter_frames(
                 ) from None
         else:
             stored = f.read(4)
-            crc = zlib.crc32(body, zlib.crc32(head, crc))
+            crc = crc32(body, crc32(head, crc))
             if len(stored) < 4 or _CRC.unpack(stored)[0] != crc:
                 raise fail(
                     "checksum mismatch: the frame is damaged, or frames were dropped or reordered",
@@ -315,10 +394,22 @@ def iter_frames(
             if end != file_size or f.read(1):
                 raise fail(f"{file_size - end} bytes after the end frame", path, frame=index, offset=end)
             return
+        if kind == FRAME_SYNC or kind == FRAME_ORIGIN:
+            if count != 1:
+                raise fail(f"frame kind {kind} must count 1, not {count}", path, frame=index, offset=pos)
+            yield index, kind, count, payload, pos
+            index += 1
+            pos += _FRAME.size + length + trailer
+            continue
         if count == 0 or count > len(payload) // _MIN_ENTRY:
             raise fail(
                 f"entry count {count} does not fit a payload of {len(payload)} bytes", path, frame=index, offset=pos
             )
+        if kind == FRAME_TOMBS:
+            yield index, kind, count, payload, pos
+            index += 1
+            pos += _FRAME.size + length + trailer
+            continue
         entries += count
         if entries > header.entry_count:
             raise fail(f"more entries than the header's {header.entry_count}", path, frame=index, offset=pos)
@@ -353,8 +444,32 @@ class OpenedSnapshot:
             self.f.close()
             raise
 
-    def frames(self) -> Iterator[tuple[int, int, int, bytes, int]]:
-        return iter_frames(self.f, self.path, self.header, self.size, self.aead)
+    #: A segment's sync frame, once read (the first frame).
+    sync: Optional[SyncInfo] = None
+
+    def frames(self, meta: bool = False) -> Iterator[tuple[int, int, int, bytes, int]]:
+        """The checked frames: entries frames only, or with meta every frame but the end (a segment's too).
+
+        A segment's sync frame is parsed on the way (:attr:`sync`), whichever are yielded.
+        """
+        for frame in iter_frames(self.f, self.path, self.header, self.size, self.aead):
+            kind = frame[1]
+            if kind == FRAME_SYNC:
+                self.sync = parse_sync(frame[3], self.path, frame[0], frame[4])
+            if meta or kind == FRAME_ENTRIES:
+                yield frame
+
+    def origin(self, frame: tuple[int, int, int, bytes, int]) -> str:
+        """The instance id a FRAME_ORIGIN names."""
+        index, _, _, payload, pos = frame
+        if not 0 < len(payload) <= MAX_INSTANCE_ID:
+            raise fail(
+                f"an origin of {len(payload)} bytes (1 to {MAX_INSTANCE_ID})", self.path, frame=index, offset=pos
+            )
+        try:
+            return payload.decode("utf-8")
+        except UnicodeDecodeError:
+            raise fail("an origin that is not UTF-8", self.path, frame=index, offset=pos) from None
 
     #: Bytes of objects the frames decoded so far left of the file's decode budget.
     budget_left: Optional[int] = None
@@ -378,6 +493,7 @@ class OpenedSnapshot:
                 sink,
                 self.header.write_times,
                 self.budget_left if budgeted else None,
+                -1 if self.sync is None else self.sync.hlc,
             )
         except DecodeBudgetError as exc:
             limit = budget_for(self.size)

@@ -9,7 +9,7 @@ format itself is ``godistcache._snapshot_file`` (spec: ``docs/snapshot-format.md
 from __future__ import annotations
 
 import os
-from typing import IO, Optional, TypeVar
+from typing import IO, Any, Optional, TypeVar
 
 from . import _snapshot_file, _telemetry
 from ._contract import CacheContract, CipherKeys, CoreTable
@@ -53,6 +53,7 @@ def save_table(
     allow_pickle: bool = False,
     instance_id: str = "",
     progress: Optional[Progress] = None,
+    refs: Any = None,
 ) -> int:
     """Write the live entries of table to path, atomically. Returns the number of entries written.
 
@@ -62,6 +63,7 @@ def save_table(
             otherwise they raise TypeError and the target is left untouched.
         instance_id: the writer's name, kept in the header (at most 255 bytes of UTF-8).
         progress: called with (entries done, entries in all) after each frame.
+        refs: the entries to write, collected by the caller (who releases them); None collects them here.
 
     Raises:
         TypeError, ValueError: an entry does not encode (the message gives
@@ -70,7 +72,7 @@ def save_table(
     """
     target = os.path.abspath(os.fspath(path))
     with _telemetry.span("save", path=target, sealed=keyring is not None) as span:
-        n = _save(table, target, keyring, allow_pickle, instance_id, progress)
+        n = _save(table, target, keyring, allow_pickle, instance_id, progress, refs)
         if span is not None:
             _telemetry.set_attributes(span, entries=n, bytes=os.path.getsize(target))
     _telemetry.count("entries", n, "save")
@@ -84,10 +86,11 @@ def _save(
     allow_pickle: bool,
     instance_id: str,
     progress: Optional[Progress],
+    given: Any = None,
 ) -> int:
     core = frame_codec(table)
     now = now_ns()
-    refs = core.collect(table, now)
+    refs = core.collect(table, now) if given is None else given
     n = len(refs)
     salt = os.urandom(32)
     write_times = bool(table._tracks_writes)
@@ -109,7 +112,7 @@ def _save(
                 progress(done, n)
         out.frame(FRAME_END, 0, END.pack(n, frames))
     release = getattr(refs, "release", None)
-    if release is not None:  # the compiled refs: dropped in chunks, other threads running in between
+    if release is not None and given is None:  # the compiled refs: dropped in chunks, other threads running in between
         release()
     return n
 
@@ -162,6 +165,8 @@ def _load_into(
             fresh._set_bound(cache.max_size, cache.max_weight, cache.weigher)  # the same bounds: swap needs them
         if cache._tracks_writes:
             fresh._track_writes()  # the file's write times (0 where it has none) survive the swap or merge
+        if cache._syncs is not None:
+            fresh._track_changes(cache._syncs)  # origins go with the entries a swap moves
         core = frame_codec(fresh)
         now = now_ns()
         loaded = 0

@@ -24,13 +24,14 @@ import tempfile
 import threading
 import time
 import weakref
+from collections.abc import Iterable
 from typing import Any, Optional, Protocol, Union
 
 from . import _telemetry
 from ._progress import Progress
-from ._s3_names import Backup
+from ._s3_names import Backup, Segment
 
-__all__ = ["Persister", "Store"]
+__all__ = ["Persister", "SegmentStore", "Store"]
 
 logger = logging.getLogger(__name__)
 
@@ -68,6 +69,50 @@ class Store(Protocol):
         ...
 
 
+class SegmentStore(Store, Protocol):
+    """An object store that also keeps each instance's base and delta segments, for incremental sync.
+
+    :class:`~godistcache.s3.S3Store` is one. Segments are named
+    ``<object>/<instance>/<seq:020d>-<kind>.godistcache``, kind ``base`` or ``delta``.
+    """
+
+    @property
+    def instance_id(self) -> str:
+        """This instance's id: the one in the names of the segments it uploads and may delete."""
+        ...
+
+    @property
+    def master_name(self) -> str:
+        """The master snapshot's object name (a compaction rewrites it)."""
+        ...
+
+    def segment_name(self, seq: int, kind: str, instance_id: Optional[str] = None) -> str:
+        """The object name of a segment (of this instance by default); ValueError on a bad seq or kind."""
+        ...
+
+    def parse_segment_name(self, object_name: str) -> Optional[tuple[str, int, str]]:
+        """(instance id, seq, kind) of a segment's object name, or None if it is not one; never raises."""
+        ...
+
+    def upload_segment(
+        self, path: Union[str, os.PathLike[str]], seq: int, kind: str, *, progress: Optional[Progress] = None
+    ) -> Segment:
+        """Upload the file at path as this instance's segment seq of kind (one PUT, no master copy)."""
+        ...
+
+    def list_segments(self, instance_id: Optional[str] = None) -> list[Segment]:
+        """Every instance's segments (or one's) in one listing, sorted by instance id then seq."""
+        ...
+
+    def delete_segments(self, object_names: Iterable[str]) -> list[str]:
+        """Delete this instance's segments (ValueError for anyone else's), batched; return the names deleted."""
+        ...
+
+    def upload_master(self, path: Union[str, os.PathLike[str]], *, progress: Optional[Progress] = None) -> str:
+        """Upload the file at path as the master snapshot directly; return the master's name."""
+        ...
+
+
 class _Request:
     """A flush waiting for the next cycle's outcome."""
 
@@ -75,7 +120,7 @@ class _Request:
 
     def __init__(self) -> None:
         self.done = threading.Event()
-        self.result: Optional[str] = None
+        self.result: Any = None  # the cycle's result: an object name (Persister), a SyncReport (Syncer)
         self.error: Optional[BaseException] = None
 
 
@@ -186,7 +231,7 @@ class Persister:
         if request.error is not None:
             raise request.error
         assert request.result is not None
-        return request.result
+        return request.result  # type: ignore[no-any-return]
 
     def stop(self, timeout: Optional[float] = None) -> None:
         """Stop the thread, after a final upload if ``final_flush``; wait up to timeout seconds for it.
@@ -251,13 +296,13 @@ class Persister:
         return float(min(self.interval, self.min_backoff * 2 ** (self._consecutive - 1)))
 
     @staticmethod
-    def _answer(requests: list[_Request], result: Optional[str], error: Optional[BaseException]) -> None:
+    def _answer(requests: list[_Request], result: Any, error: Optional[BaseException]) -> None:
         for request in requests:
             request.result = result
             request.error = error
             request.done.set()
 
-    def _cycle(self) -> tuple[Optional[str], Optional[BaseException]]:
+    def _cycle(self) -> tuple[Any, Optional[BaseException]]:
         """Save and upload once; returns (object name, None) or (None, the error)."""
         try:
             with tempfile.TemporaryDirectory(prefix="godistcache-persist-") as tmp:

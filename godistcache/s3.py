@@ -3,13 +3,16 @@
 :class:`S3Store` keeps a cache's snapshot files (:meth:`Cache.save`) in one
 bucket, through the ``minio`` client, with this layout::
 
-    <object>_<instance>_<YYYY-MM-DD>.godistcache   each instance's backup of the day (UTC)
-    <object>.godistcache                          the master: a server-side copy of the newest upload
+    <object>_<instance>_<YYYY-MM-DD>.godistcache       each instance's backup of the day (UTC)
+    <object>.godistcache                              the master: the newest upload or compaction
+    <object>/<instance>/<seq:020d>-base.godistcache    a base segment: every entry that instance holds
+    <object>/<instance>/<seq:020d>-delta.godistcache   a delta segment: its changes since an earlier one
 
-An instance writes only its own dated objects and the master; it never
-overwrites another instance's backups, and :meth:`S3Store.prune` deletes only
-its own. Every failure to talk to the store raises :class:`SyncError` naming
-the endpoint, bucket, object and cause (wrong credentials, missing bucket or
+An instance writes only its own dated objects, its own segments and the
+master; it never overwrites another instance's objects, and
+:meth:`S3Store.prune` and :meth:`S3Store.delete_segments` delete only its
+own. Every failure to talk to the store raises :class:`SyncError` naming the
+endpoint, bucket, object and cause (wrong credentials, missing bucket or
 object, unreachable endpoint, ...). The access key and the secret key appear
 in no log record, repr or exception message.
 
@@ -27,7 +30,7 @@ import datetime
 import logging
 import os
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, NoReturn, Optional
 
 from . import _telemetry
@@ -36,11 +39,21 @@ from ._files import atomic_write, open_regular
 from ._progress import Progress, TransferProgress
 from ._s3_config import Hidden, args_from_env, parse_endpoint
 from ._s3_errors import sync_error
-from ._s3_names import DATE_RE, INSTANCE_RE, OBJECT_RE, Backup, check_instance_id, utc_today
+from ._s3_names import (
+    DATE_RE,
+    INSTANCE_RE,
+    OBJECT_RE,
+    Backup,
+    Segment,
+    check_instance_id,
+    parse_segment_name,
+    segment_name,
+    utc_today,
+)
 from ._snapshot_file import SUFFIX
 from .errors import ConfigurationError, SyncError
 
-__all__ = ["SUFFIX", "Backup", "S3Store"]
+__all__ = ["SUFFIX", "Backup", "S3Store", "Segment"]
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +69,10 @@ _BACKOFF = 0.2
 #: A server-side copy may answer only once it is done; its read timeout grows by a second per this many bytes.
 #: SeaweedFS copied 256 MB in 1.18 s on the test machine (217 MB/s): 20 MB/s leaves room for slower stores.
 _COPY_RATE = 20 * 1024**2
+#: A DeleteObjects request names at most this many objects (the S3 limit; minio batches by it too).
+_DELETE_BATCH = 1000
+#: ...and may answer only once it has deleted them all: its read timeout grows by a second per this many names.
+_DELETE_RATE = 500
 
 # The read timeout this thread's requests use instead of the store's, while set (_patient).
 _override = threading.local()
@@ -73,6 +90,20 @@ def _pool_manager(**kwargs: Any) -> Any:
             return super().urlopen(method, url, redirect, **kw)
 
     return PoolManager(**kwargs)
+
+
+def _last_modified(headers: Any) -> Optional[datetime.datetime]:
+    """The ``Last-Modified`` time in an answer's headers (UTC), or None if there is none (a PUT's usually has none)."""
+    import email.utils
+
+    text = headers.get("last-modified") if headers is not None else None
+    if not text:
+        return None
+    try:
+        when = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError):
+        return None
+    return when if when.tzinfo is not None else when.replace(tzinfo=datetime.timezone.utc)
 
 
 class S3Store:
@@ -283,6 +314,28 @@ class S3Store:
         except ValueError:
             return None
 
+    def segment_name(self, seq: int, kind: str, instance_id: Optional[str] = None) -> str:
+        """The name of a segment: ``<object>/<instance>/<seq:020d>-<kind>.godistcache``.
+
+        Args:
+            seq: the segment's number, an int >= 1 and < 10**20 (zero-padded to 20 digits,
+                so that an instance's segments sort by number).
+            kind: ``"base"`` or ``"delta"``.
+            instance_id: whose segment; None is this instance.
+
+        Raises:
+            ValueError: seq or kind is out of range, or instance_id can't be part of an object name.
+        """
+        return segment_name(self.object_name, self.instance_id if instance_id is None else instance_id, seq, kind)
+
+    def parse_segment_name(self, object_name: str) -> Optional[tuple[str, int, str]]:
+        """(instance id, seq, kind) of a segment's name, or None if it is not one of this store's segments.
+
+        Never raises: backups, the master, other object names' objects and
+        malformed names all give None.
+        """
+        return parse_segment_name(self.object_name, object_name)
+
     # ------------------------------------------------------------------ errors
 
     def _scrub(self, text: str) -> str:
@@ -349,18 +402,7 @@ class S3Store:
 
         name = self.backup_name()
         master = self.master_name
-        with open_regular(path) as f:
-            size = os.fstat(f.fileno()).st_size
-            watcher = TransferProgress(progress, size) if progress is not None else None
-            if progress is not None:
-                progress(0, size)
-            logger.debug("S3 upload: %s (%d bytes) to %s/%s at %s", os.fspath(path), size, self.bucket, name, self.url)
-            with self._sync("upload", name):
-                self._client.put_object(
-                    self.bucket, name, f, size, content_type="application/octet-stream", progress=watcher
-                )
-        if watcher is not None:
-            watcher.finish()
+        size, _ = self._put_file(path, name, progress)
         # Only reached once the server took the whole upload: a copy that is silent while it works is no dead store.
         with self._sync("copy to the master", master), self._patient(self.read_timeout + size / _COPY_RATE):
             if size > _MAX_COPY:
@@ -369,6 +411,49 @@ class S3Store:
                 self._client.copy_object(self.bucket, master, CopySource(self.bucket, name))
         logger.debug("S3: uploaded %s/%s (%d bytes), master %s refreshed", self.bucket, name, size, master)
         return name, size
+
+    def _put_file(
+        self, path: str | os.PathLike[str], name: str, progress: Optional[Progress]
+    ) -> tuple[int, Optional[datetime.datetime]]:
+        """PUT the file at path as object name: (bytes sent, the write time if the store's answer gave one)."""
+        with open_regular(path) as f:
+            size = os.fstat(f.fileno()).st_size
+            watcher = TransferProgress(progress, size) if progress is not None else None
+            if progress is not None:
+                progress(0, size)
+            logger.debug("S3 upload: %s (%d bytes) to %s/%s at %s", os.fspath(path), size, self.bucket, name, self.url)
+            with self._sync("upload", name):
+                result = self._client.put_object(
+                    self.bucket, name, f, size, content_type="application/octet-stream", progress=watcher
+                )
+        if watcher is not None:
+            watcher.finish()
+        return size, _last_modified(result.http_headers)
+
+    def upload_master(self, path: str | os.PathLike[str], *, progress: Optional[Progress] = None) -> str:
+        """Upload a snapshot file as the master (``<object>.godistcache``) directly, with no dated backup.
+
+        Compaction writes the master this way, so that a plain
+        :meth:`Cache.from_s3` and older readers find a whole snapshot.
+
+        Args:
+            path: the local snapshot file.
+            progress: called with (bytes sent, file size) as the upload goes.
+
+        Returns:
+            The master's name.
+
+        Raises:
+            SyncError: the store refused or could not be reached.
+            OSError: the file can't be read.
+        """
+        name = self.master_name
+        with _telemetry.span("upload_master", path=os.fspath(path), bucket=self.bucket, object=name) as span:
+            size, _ = self._put_file(path, name, progress)
+            _telemetry.set_attributes(span, bytes=size)
+        _telemetry.count("bytes", size, "upload")
+        logger.debug("S3: uploaded the master %s/%s (%d bytes)", self.bucket, name, size)
+        return name
 
     def download(self, object_name: str, path: str | os.PathLike[str], *, progress: Optional[Progress] = None) -> int:
         """Download an object to a local file, atomically.
@@ -433,6 +518,133 @@ class S3Store:
     def download_master(self, path: str | os.PathLike[str], *, progress: Optional[Progress] = None) -> int:
         """Download the master (``<object>.godistcache``) to path, atomically; as :meth:`download`."""
         return self.download(self.master_name, path, progress=progress)
+
+    # ------------------------------------------------------------------ segments
+
+    def upload_segment(
+        self, path: str | os.PathLike[str], seq: int, kind: str, *, progress: Optional[Progress] = None
+    ) -> Segment:
+        """Upload a snapshot file as this instance's segment number seq: one PUT, no master copy.
+
+        The file goes to ``<object>/<instance>/<seq:020d>-<kind>.godistcache``
+        (a segment uploaded again under the same number replaces the first).
+
+        Args:
+            path: the local segment file.
+            seq: its number, an int >= 1 and < 10**20.
+            kind: ``"base"`` or ``"delta"``.
+            progress: called with (bytes sent, file size) as the upload goes.
+
+        Returns:
+            The segment uploaded (its ``last_modified`` is None unless the store's answer said).
+
+        Raises:
+            ValueError: seq or kind is out of range (before anything is sent).
+            SyncError: the store refused or could not be reached.
+            OSError: the file can't be read.
+        """
+        name = self.segment_name(seq, kind)
+        with _telemetry.span(
+            "upload_segment", path=os.fspath(path), bucket=self.bucket, object=name, kind=kind, seq=seq
+        ) as span:
+            size, written = self._put_file(path, name, progress)
+            _telemetry.set_attributes(span, bytes=size)
+        _telemetry.count("bytes", size, "upload")
+        logger.debug("S3: uploaded segment %s/%s (%d bytes)", self.bucket, name, size)
+        return Segment(name, self.instance_id, seq, kind, size, written)
+
+    def list_segments(self, instance_id: Optional[str] = None) -> list[Segment]:
+        """The segments in the bucket, of every instance or of one, sorted by instance then seq.
+
+        One recursive listing of ``<object>/`` (or ``<object>/<instance_id>/``):
+        one request per 1,000 objects under that prefix. Objects whose names
+        are not segments (see :meth:`parse_segment_name`) are ignored.
+
+        Raises:
+            SyncError: the listing failed.
+        """
+        prefix = f"{self.object_name}/" if instance_id is None else f"{self.object_name}/{instance_id}/"
+        found = []
+        with _telemetry.span("list_segments", bucket=self.bucket, prefix=prefix) as span:
+            with self._sync("list", prefix):
+                for obj in self._client.list_objects(self.bucket, prefix=prefix, recursive=True):
+                    name = obj.object_name
+                    parsed = None if name is None else self.parse_segment_name(name)
+                    if name is None or parsed is None:
+                        continue
+                    instance, seq, kind = parsed
+                    if instance_id is not None and instance != instance_id:
+                        continue
+                    found.append(Segment(name, instance, seq, kind, int(obj.size or 0), obj.last_modified))
+            found.sort(key=lambda s: (s.instance_id, s.seq, s.kind))
+            _telemetry.set_attributes(span, segments=len(found), bytes=sum(s.size for s in found))
+        logger.debug("S3: %d segment(s) under %s/%s at %s", len(found), self.bucket, prefix, self.url)
+        return found
+
+    def delete_segments(self, object_names: Iterable[str]) -> list[str]:
+        """Delete segments of this instance, in batches of up to 1,000 names per request.
+
+        Every name is checked before anything is deleted: only this
+        instance's segments can go, never another instance's, never a backup
+        or the master. A name given twice is deleted once; a name already
+        gone counts as deleted (S3 says so).
+
+        Args:
+            object_names: the segments' object names (:attr:`Segment.object_name`).
+
+        Returns:
+            The names deleted, in the order given.
+
+        Raises:
+            TypeError: object_names is a single str.
+            ValueError: a name is not one of this instance's segments (the message names it).
+            SyncError: a request failed, or the store refused to delete some names (the
+                message names them); the batches before it are deleted.
+        """
+        from minio.deleteobjects import DeleteObject
+
+        if isinstance(object_names, str):
+            raise TypeError(f"object_names must be an iterable of object names, not one str: {object_names!r}")
+        names = list(dict.fromkeys(object_names))
+        for name in names:
+            parsed = self.parse_segment_name(name) if isinstance(name, str) else None
+            if parsed is None:
+                raise ValueError(f"{name!r} is not a segment of {self.object_name!r}: only segments are deleted here")
+            if parsed[0] != self.instance_id:
+                raise ValueError(
+                    f"{name!r} is a segment of instance {parsed[0]!r}, not of this instance "
+                    f"({self.instance_id!r}): an instance deletes only its own segments"
+                )
+        if not names:
+            return []
+        refused: list[Any] = []
+        with _telemetry.span("delete_segments", bucket=self.bucket, segments=len(names)):
+            for start in range(0, len(names), _DELETE_BATCH):
+                batch = names[start : start + _DELETE_BATCH]
+                logger.debug("S3 delete: %d segment(s) from %s/%s at %s", len(batch), self.bucket, batch[0], self.url)
+                # The answer comes once every name is deleted: a store busy deleting is not a dead one.
+                with self._sync("delete", batch[0]), self._patient(self.read_timeout + len(batch) / _DELETE_RATE):
+                    refused.extend(self._client.remove_objects(self.bucket, [DeleteObject(n) for n in batch]))
+        if refused:
+            raise self._refused(refused, len(names))
+        logger.debug("S3: deleted %d segment(s) of %s", len(names), self.instance_id)
+        return names
+
+    def _refused(self, errors: list[Any], asked: int) -> SyncError:
+        """The SyncError of a DeleteObjects answer that named errors (minio DeleteError: name, code, message)."""
+        shown = ", ".join(f"{e.name!r} ({e.code}: {self._scrub(e.message or 'refused')})" for e in errors[:5])
+        more = f" and {len(errors) - 5} more" if len(errors) > 5 else ""
+        err = SyncError(
+            f"S3 delete failed at {self.url}, bucket {self.bucket!r}: {len(errors)} of {asked} segment(s) "
+            f"not deleted: {shown}{more}",
+            code=errors[0].code,
+            endpoint=self.url,
+            bucket=self.bucket,
+            object_name=errors[0].name,
+            operation="delete",
+        )
+        logger.debug("%s", err)
+        return err
 
     # ------------------------------------------------------------------ backups
 

@@ -1,6 +1,7 @@
 """S3 sync, as a cache uses it.
 
-:meth:`Cache.from_s3` bootstraps a cache, :meth:`Cache.persist_to_s3` keeps uploading it.
+:meth:`Cache.from_s3` bootstraps a cache, :meth:`Cache.persist_to_s3` keeps uploading it,
+:meth:`Cache.sync_with_s3` keeps it in step with its peers both ways (see :mod:`godistcache.syncer`).
 
 :class:`SyncMethods` is the feature's mixin, which ``Cache`` inherits. The
 store is anything with the :class:`~godistcache.persist.Store` methods
@@ -19,6 +20,7 @@ from ._core.table import TTL
 from ._snapshot_file import created_ns
 from ._snapshot_methods import load_into
 from .persist import Persister, Store
+from .syncer import Syncer
 
 __all__ = ["SyncMethods"]
 
@@ -52,6 +54,32 @@ class SyncMethods:
         """
         self._track_writes()
         return Persister(self, store, interval, **options)
+
+    def sync_with_s3(self: CoreTable, store: Any, interval: float = 5.0, **options: Any) -> Syncer:
+        """Keep this cache in step with every other instance syncing through store, from a daemon thread.
+
+        Each cycle merges the other instances' new changes (last writer wins,
+        by hybrid-logical-clock stamps; deletes and clears included) and
+        uploads this instance's own changes since the last cycle, if any. See
+        :mod:`godistcache.syncer` and ``docs/sync.md``.
+
+        Args:
+            store: an :class:`~godistcache.s3.S3Store`; its ``instance_id``
+                names this instance (each instance of a fleet needs its own).
+            interval: seconds between cycles.
+            options: passed to :class:`~godistcache.syncer.Syncer`
+                (``compact_every``, ``tombstone_ttl``, ``min_backoff``,
+                ``allow_pickle``, ``seal``, ``final_flush``).
+
+        Returns:
+            The running :class:`~godistcache.syncer.Syncer`: ``flush()`` syncs
+            now, ``stop()`` (or leaving a ``with`` block) ends it after a
+            final cycle. It holds the cache by weak reference.
+
+        From this call on the cache keeps, per entry, its stamp and origin (12
+        bytes), and a tombstone per deleted key for ``tombstone_ttl``.
+        """
+        return Syncer(self, store, interval, **options)
 
     @classmethod
     def from_s3(
@@ -99,4 +127,8 @@ class SyncMethods:
             paths.sort(key=created_ns)
             for path in paths:
                 load_into(cache, path, merge=True, newer=True, allow_pickle=allow_pickle, require_sealed=require_sealed)
+        if hasattr(store, "list_segments"):
+            # Instances that sync (sync_with_s3): each one's newest base and the deltas after it, merged.
+            segments: Any = store  # an S3Store: a SegmentStore too
+            Syncer(cache, segments, allow_pickle=allow_pickle, start=False).pull_all()
         return cache

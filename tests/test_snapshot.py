@@ -284,7 +284,7 @@ def test_not_a_snapshot(snap_cls: type, tmp_path: Path) -> None:
         (b"", "bad magic"),
         (b"\x89GDC", "bad magic"),
         (b"PK\x03\x04" + bytes(100), "bad magic"),
-        (snapshot.MAGIC + b"\x02\x00" + bytes(100), "unsupported format version 2"),
+        (snapshot.MAGIC + b"\x03\x00" + bytes(100), "unsupported format version 3"),
         (snapshot.MAGIC + b"\x01\x00" + bytes(10), "truncated header"),
     ]:
         path.write_bytes(data)

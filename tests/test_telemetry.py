@@ -124,3 +124,30 @@ def test_nothing_at_all_without_the_package(tmp_path: Path) -> None:
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "ok"
+
+
+@pytest.mark.s3
+def test_each_sync_cycle_is_a_span(otel: Any, s3server: Any) -> None:
+    import uuid
+
+    from godistcache import S3Store
+
+    exporter, _ = otel
+    obj = f"otel{uuid.uuid4().hex[:8]}"
+    stores = [
+        S3Store(s3server.url, s3server.bucket, s3server.access_key, s3server.secret_key, object_name=obj, instance_id=i)
+        for i in ("a", "b")
+    ]
+    a, b = Cache(), Cache()
+    with a.sync_with_s3(stores[0], interval=3600) as sa, b.sync_with_s3(stores[1], interval=3600) as sb:
+        a.put("k", 1)
+        sa.flush(timeout=30)
+        a.put("k", 2)
+        sa.flush(timeout=30)
+        sb.flush(timeout=30)
+    cycles = [s for s in exporter.get_finished_spans() if s.name == "godistcache.sync"]
+    by_instance = {s.attributes["godistcache.instance"]: s for s in cycles}
+    assert {"a", "b"} <= set(by_instance)
+    reader_cycle = [s for s in cycles if s.attributes["godistcache.instance"] == "b"][0]
+    assert reader_cycle.attributes["godistcache.applied"] >= 1 and reader_cycle.attributes["godistcache.merged"] >= 1
+    assert b.get("k") == 2

@@ -28,15 +28,30 @@ the compiled one needs the compiled table.
 
 from __future__ import annotations
 
+import contextlib
 import pickle
-from typing import Any
+from binascii import crc32
+from collections.abc import Iterable
+from typing import Any, Optional
 
 from ._budget import COST_ENTRY, UNLIMITED, DecodeBudgetError
 from ._codec_py import decode_at, read_uvarint
 from ._encode_py import encode_into, put_uvarint
 from ._value_format import PICKLE_REFUSED, Pickled
 
-__all__ = ["OPAQUE", "REFUSE", "UNPICKLE", "collect", "decode_frame", "encode_frame", "merge"]
+__all__ = [
+    "OPAQUE",
+    "REFUSE",
+    "UNPICKLE",
+    "Refs",
+    "collect",
+    "crc32",
+    "decode_frame",
+    "encode_frame",
+    "merge",
+    "merge_sync",
+    "refs_of",
+]
 
 #: decode_frame modes: what happens to a frame's pickled objects.
 REFUSE = 0
@@ -49,9 +64,68 @@ Entry = tuple[Any, Any, int, int]  # key, value, expires_ns, written_ns
 Sink = Any  # a table, a list of entries, or None
 
 
-def collect(table: Any, now: int) -> list[Entry]:
-    """References to the entries of table live at ``now``, in table order: (key, value, expires_ns, written_ns)."""
-    return [e for e in table._iter(4) if e[2] == 0 or e[2] > now]
+class Refs(list):  # type: ignore[type-arg]
+    """What :func:`collect` returns: (key, value, expires_ns, written_ns) tuples, with the cut's clock and origins.
+
+    ``hlc``: the table's clock at the cut (no stamp is later); ``origin_ids``:
+    the instance id of each entry's origin, in order (None: the table doesn't sync).
+    """
+
+    hlc: int = 0
+    hlc0: int = 0
+    origin_ids: Optional[list[str]] = None
+    origins: list[str]
+
+    def group(self) -> list[tuple[str, int, int]]:
+        """Order the entries by origin (stably) and return [(instance id, start, stop)], for a table that syncs."""
+        if self.origin_ids is None:
+            raise ValueError("these refs are of a table that does not sync: they have no origins")
+        rank = {o: i for i, o in enumerate(self.origin_ids)}
+        order = sorted(range(len(self)), key=lambda i: rank[self.origins[i]])
+        self[:] = [self[i] for i in order]
+        self.origins = [self.origins[i] for i in order]
+        ranges: list[tuple[str, int, int]] = []
+        for i, origin in enumerate(self.origins):
+            if ranges and ranges[-1][0] == origin:
+                ranges[-1] = (origin, ranges[-1][1], i + 1)
+            else:
+                ranges.append((origin, i, i + 1))
+        return ranges
+
+
+def collect(table: Any, now: int, since: int = -1, chunk: int = 0) -> Refs:
+    """References to the entries of table live at ``now``, in table order: (key, value, expires_ns, written_ns).
+
+    since >= 0: only the entries written here stamped after since (a syncing table's local changes).
+    chunk: accepted for the compiled twin's sake; this one always takes one cut (``hlc0 == hlc``).
+    """
+    lock = getattr(table, "_lock", None) or contextlib.nullcontext()  # the compiled table has none
+    while True:
+        with lock:  # one cut: the clock, the origins and the entries together
+            hlc = table._hlc
+            local = table._syncs
+            entries = list(table._iter(5))
+            if table._hlc == hlc:  # no write slipped in (a compiled table's entries are listed without a lock)
+                break
+    refs = Refs()
+    refs.hlc = refs.hlc0 = hlc
+    refs.origin_ids = None if local is None else list(dict.fromkeys([local] + [e[4] for e in entries]))
+    refs.origins = []
+    for key, value, expires, written, origin in entries:
+        if expires and expires <= now:
+            continue
+        if since >= 0 and (origin != (local or "") or written <= since):
+            continue
+        refs.append((key, value, expires, written))
+        refs.origins.append(origin)
+    return refs
+
+
+def refs_of(entries: Iterable[Entry]) -> Refs:
+    """Refs holding the given (key, value, expires_ns, written_ns) tuples, for encode_frame (tombstones)."""
+    refs = Refs(tuple(e) for e in entries)
+    refs.origins = [""] * len(refs)
+    return refs
 
 
 def _where(i: int, key: Any) -> str:
@@ -60,9 +134,18 @@ def _where(i: int, key: Any) -> str:
 
 
 def encode_frame(
-    refs: list[Entry], start: int, target: int, created_ns: int, allow_pickle: bool, write_times: bool = False
+    refs: list[Entry],
+    start: int,
+    target: int,
+    created_ns: int,
+    allow_pickle: bool,
+    write_times: bool = False,
+    stamp_base: int = -1,
+    stop: int = -1,
 ) -> tuple[bytes, int]:
-    """Encode refs[start:] until the payload reaches target bytes or the entries run out.
+    """Encode refs[start:stop] (stop -1: the end) until the payload reaches target bytes or the entries run out.
+
+    Write times are written as their distance below stamp_base (-1: created_ns).
 
     Returns:
         (payload, number of entries in it).
@@ -71,12 +154,15 @@ def encode_frame(
         TypeError, ValueError: an entry does not encode; the message names
             its position and key type.
     """
-    if not 0 <= start <= len(refs):
-        raise IndexError(f"start {start} out of range for {len(refs)} entries")
+    if stop < 0:
+        stop = len(refs)
+    if not 0 <= start <= stop <= len(refs):
+        raise IndexError(f"start {start}, stop {stop} out of range for {len(refs)} entries")
+    base = created_ns if stamp_base < 0 else stamp_base
     out = bytearray()
     objects: list[Any] | None = [] if allow_pickle else None
     i = start
-    n = len(refs)
+    n = stop
     while i < n:
         key, value, expires, written = refs[i]
         try:
@@ -89,7 +175,7 @@ def encode_frame(
         put_uvarint(out, expires - created_ns if expires else 0)
         if write_times:
             # 0: unknown; a write time after the cut (the clock stepped back) is written as the cut.
-            put_uvarint(out, 0 if written == 0 else (created_ns - written + 1 if written <= created_ns else 1))
+            put_uvarint(out, 0 if written == 0 else (base - written + 1 if written <= base else 1))
         i += 1
         if len(out) >= target:
             break
@@ -114,6 +200,7 @@ def decode_frame(
     sink: Sink,
     write_times: bool = False,
     budget: int | None = None,
+    stamp_base: int = -1,
 ) -> tuple[int, int, int | None]:
     """Decode the count entries of one frame's payload.
 
@@ -138,6 +225,7 @@ def decode_frame(
     """
     if type(payload) is not bytes:
         raise TypeError(f"payload must be bytes, got {type(payload).__qualname__}")
+    base = created_ns if stamp_base < 0 else stamp_base
     end = len(payload)
     objects, pos = _read_objects(payload, end, mode)
     left = UNLIMITED if budget is None else budget
@@ -162,9 +250,9 @@ def decode_frame(
             raise ValueError(f"entry {i} of {count}: {exc}") from None
         written = 0
         if age:
-            if age - 1 > created_ns:
+            if age - 1 > base:
                 raise ValueError(f"entry {i} of {count}: write time out of range, at byte {at}")
-            written = created_ns - (age - 1)
+            written = base - (age - 1)
         expires = 0
         if delta:
             if delta > _INT64_MAX - created_ns:
@@ -208,6 +296,20 @@ def _read_objects(payload: bytes, end: int, mode: int) -> tuple[Any, int]:
     if type(objects) is not list or len(objects) != n:
         raise ValueError(f"pickled objects are not a list of {n}, at byte {at}")
     return objects, pos + size
+
+
+def merge_sync(dst: Any, src: Any, origin: str) -> tuple[int, int]:
+    """Merge every live entry of src, written by the instance origin, into the syncing dst: last writer wins.
+
+    Returns (entries stored, entries refused as older than what dst knows of their keys).
+    """
+    if dst._syncs is None:
+        raise ValueError("only a syncing table merges (see _track_changes)")
+    entries = list(src._iter(4))
+    stored = 0
+    for key, value, expires, written in entries:
+        stored += dst._merge_entry(key, value, expires, written, origin)
+    return stored, len(entries) - stored
 
 
 def merge(dst: Any, src: Any, newer: bool = False) -> None:

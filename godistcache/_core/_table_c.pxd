@@ -35,6 +35,16 @@ cdef class Table:
     cdef uint64_t _version     # bumped when the live key set or the layout changes
     cdef object _default_ttl
     cdef object __weakref__
+    # -- change capture for sync (see "Sync" in _table_c.pyx); off unless _sync --
+    cdef bint _sync            # local changes, tombstones and origins are kept
+    cdef uint32_t *_origin     # each entry's origin: 0 written here, else an index into _origin_ids; NULL unless _sync
+    cdef readonly int64_t _hlc # hybrid logical clock: the latest stamp given or seen
+    cdef int64_t _skew         # ns added to the wall clock for stamps (a test hook for skewed machines)
+    cdef list _origin_ids      # origin index -> instance id; [0] is this instance's
+    cdef dict _origin_index    # instance id -> origin index
+    cdef dict _tombs           # deleted key -> (stamp, origin)
+    cdef readonly int64_t _floor     # stamp of the latest clear seen: older writes are gone
+    cdef uint32_t _floor_origin
     # -- the size bound (S3-FIFO; see _table_c.pyx) and the listener --------
     cdef bint _bounded         # max_size or max_weight set
     cdef bint _slow            # bounded or a listener: stores take the out-of-line tail
@@ -56,6 +66,8 @@ cdef class Table:
 
     cdef int _eq_slow(self, Entry *ep, object key) except -1
     cdef int _store_at(self, object key, object value, int64_t expires, int64_t written) except -1
+    cdef int64_t _stamp_of(self, Py_ssize_t ix) noexcept
+    cdef uint32_t _origin_at(self, Py_ssize_t ix) noexcept
     cdef int64_t _written_of(self, object key) except -2
     cdef int _resize(self, Py_ssize_t minused) except -1
     cdef int _delete(self, object key) except -1
@@ -81,3 +93,7 @@ cdef class Table:
     cdef void _set_empty(self) noexcept
     cdef void _drop_ghost(self) noexcept
     cdef void _clear_all(self) noexcept
+    cdef uint32_t _origin_of(self, str instance_id) except? 0xFFFFFFFF
+    cdef int _newer(self, int64_t s1, uint32_t o1, int64_t s2, uint32_t o2) except -1
+    cdef int _merge_at(self, object key, object value, int64_t expires, int64_t stamp, uint32_t origin,
+                       int64_t now) except -1

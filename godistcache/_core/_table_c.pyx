@@ -93,6 +93,8 @@ cdef object _REPLACED = REPLACED
 cdef Py_ssize_t _NO_PURGE_YET = PY_SSIZE_T_MAX // 2
 
 cdef Py_ssize_t MAX_SIZE = (<Py_ssize_t>1) << 31   # uint32 slots hold entry + 2
+#: Most instances a syncing table tells apart (origin ids it keeps).
+MAX_ORIGINS = 1 << 16
 
 #: Longest TTL: 2**62 ns, about 146 years, so that now + ttl fits in int64.
 MAX_TTL_NS = 1 << 62
@@ -409,6 +411,22 @@ cdef inline void _touch(Table t, Py_ssize_t ix) noexcept:
         t._pol[ix] = p + 1
 
 
+cdef inline int64_t _stamp(Table t, int64_t written, int64_t now) noexcept:
+    # The stamp of a write: given (a merge or a load: it advances the clock), or the hybrid logical
+    # clock's next, the wall clock unless that is not past the latest stamp given or seen.
+    if not t._sync:
+        return written if written >= 0 else (now if now else _now())
+    if written >= 0:
+        if written > t._hlc:
+            t._hlc = written
+        return written
+    cdef int64_t s = (now if now else _now()) + t._skew
+    if s <= t._hlc:
+        s = t._hlc + 1
+    t._hlc = s
+    return s
+
+
 cdef inline int _put(Table self, object key, object value, int64_t ttl_ns) except -1:
     cdef int64_t now
     if ttl_ns:
@@ -417,11 +435,12 @@ cdef inline int _put(Table self, object key, object value, int64_t ttl_ns) excep
     return _store(self, key, value, 0, 0)
 
 cdef inline int _store(Table self, object key, object value, int64_t expires, int64_t now,
-                       int64_t written=-1) except -1:
+                       int64_t written=-1, uint32_t origin=0) except -1:
     """Store key with an absolute expiry (0: never); now is the clock, or 0 if not read yet.
 
     A table that tracks write times records written as the entry's (-1: now),
-    before any reference is released: a finaliser may change the table.
+    before any reference is released: a finaliser may change the table; a
+    syncing table records origin (0: written here; else a peer's, merged).
     A bounded or listened table ends in _store_tail, which evicts to fit and
     notifies.
     """
@@ -454,7 +473,9 @@ cdef inline int _store(Table self, object key, object value, int64_t expires, in
                 self._min_expires = expires
             ix = ep - self._entries
             if self._written != NULL:
-                self._written[ix] = written if written >= 0 else (now if now else _now())
+                self._written[ix] = _stamp(self, written, now)
+                if self._origin != NULL:
+                    self._origin[ix] = origin
             if self._slow:
                 if self._pol != NULL:
                     _touch(self, ix)
@@ -483,7 +504,9 @@ cdef inline int _store(Table self, object key, object value, int64_t expires, in
     ep.expires = expires
     self._puts += 1
     if self._written != NULL:
-        self._written[self._nentries] = written if written >= 0 else (now if now else _now())
+        self._written[self._nentries] = _stamp(self, written, now)
+        if self._origin != NULL:
+            self._origin[self._nentries] = origin
     self._index[free_slot] = <uint32_t>(self._nentries + 2) | _tag(_mix(h), self._idxmask)
     ix = self._nentries
     self._nentries += 1
@@ -565,6 +588,12 @@ cdef class Table:
         self._default_ttl = 0.0
         self._written = NULL
         self._track = False
+        self._sync = False
+        self._origin = NULL
+        self._hlc = 0
+        self._skew = 0
+        self._floor = 0
+        self._floor_origin = 0
         self._hits = 0
         self._misses = 0
         self._puts = 0
@@ -942,19 +971,24 @@ cdef class Table:
         cdef uint32_t *index = <uint32_t *>gdc_calloc(<size_t>newsize * sizeof(uint32_t))
         cdef Entry *entries = <Entry *>gdc_malloc(<size_t>usable * sizeof(Entry))
         cdef int64_t *written = NULL
+        cdef uint32_t *origin = NULL
         cdef uint8_t *pol = NULL
         cdef int64_t *weights = NULL
         if self._track:
             written = <int64_t *>gdc_malloc(<size_t>usable * sizeof(int64_t))
+        if self._sync:
+            origin = <uint32_t *>gdc_malloc(<size_t>usable * sizeof(uint32_t))
         if self._bounded:
             pol = <uint8_t *>gdc_malloc(<size_t>usable)
             if self._weigher is not None:
                 weights = <int64_t *>gdc_malloc(<size_t>usable * sizeof(int64_t))
         if (index == NULL or entries == NULL or (self._track and written == NULL)
+                or (self._sync and origin == NULL)
                 or (self._bounded and pol == NULL) or (self._weigher is not None and weights == NULL)):
             gdc_free(index, <size_t>newsize * sizeof(uint32_t))
             gdc_free(entries, <size_t>usable * sizeof(Entry))
             gdc_free(written, <size_t>usable * sizeof(int64_t))
+            gdc_free(origin, <size_t>usable * sizeof(uint32_t))
             gdc_free(pol, <size_t>usable)
             gdc_free(weights, <size_t>usable * sizeof(int64_t))
             raise MemoryError()
@@ -977,6 +1011,8 @@ cdef class Table:
             entries[j] = ep[0]
             if written != NULL:
                 written[j] = self._written[k] if self._written != NULL else 0
+            if origin != NULL:
+                origin[j] = self._origin[k] if self._origin != NULL else 0
             if pol != NULL:
                 pol[j] = self._pol[k]
                 if weights != NULL:
@@ -990,6 +1026,7 @@ cdef class Table:
         self._free_arrays()
         self._entries = entries
         self._written = written
+        self._origin = origin
         self._pol = pol
         self._weights = weights
         self._small_hand = small_hand if small_hand >= 0 else j
@@ -1014,6 +1051,9 @@ cdef class Table:
         if self._written != NULL:
             gdc_free(self._written, <size_t>self._usable * sizeof(int64_t))
             self._written = NULL
+        if self._origin != NULL:
+            gdc_free(self._origin, <size_t>self._usable * sizeof(uint32_t))
+            self._origin = NULL
         if self._pol != NULL:
             gdc_free(self._pol, <size_t>self._usable)
             self._pol = NULL
@@ -1039,6 +1079,8 @@ cdef class Table:
         if live:
             self._version += 1
             self._deletes += 1
+            if self._sync:    # a local delete: its tombstone goes out with the next delta
+                self._tombs[key] = (_stamp(self, -1, 0), 0)
         else:
             self._expired += 1
         self._drop_slot(slot, _DELETED if live else _EXPIRED)
@@ -1241,6 +1283,10 @@ cdef class Table:
 
     def clear(self):
         """Remove every entry (on_evict hears of each: "deleted", or "expired")."""
+        if self._sync:    # a local clear: every write stamped before it is gone, everywhere
+            self._floor = _stamp(self, -1, 0)
+            self._floor_origin = 0
+            self._tombs.clear()
         if self._on_evict is None:
             self._clear_all()
             return
@@ -1265,10 +1311,12 @@ cdef class Table:
 
         kind 0: keys, 1: values, 2: (key, value), 3: (key, value, expires)
         with expires in Unix ns, 0 for never, 4: (key, value, expires, written)
-        with written the write time in Unix ns, 0 when unknown or not tracked.
+        with written the write time in Unix ns, 0 when unknown or not tracked,
+        5: (key, value, expires, written, origin) with origin the instance id
+        the entry came from (see :meth:`_track_changes`; "" when not syncing).
         """
-        if kind < 0 or kind > 4:
-            raise ValueError(f"kind must be 0, 1, 2, 3 or 4, got {kind}")
+        if kind < 0 or kind > 5:
+            raise ValueError(f"kind must be 0 to 5, got {kind}")
         return _TableIter._new(self, kind)
 
     def _put_at(self, key, value, expires_ns, written_ns=None):
@@ -1345,8 +1393,15 @@ cdef class Table:
         if (self._max_size != other._max_size or self._max_weight != other._max_weight
                 or (self._weigher is None) != (other._weigher is None)):
             raise ValueError("can only swap entries with a table of the same bounds")
+        if self._sync != other._sync or (self._sync and self._origin_ids[0] != other._origin_ids[0]):
+            raise ValueError("can only swap entries with a table that syncs as the same instance, or neither syncs")
         self._entries, other._entries = other._entries, self._entries
         self._written, other._written = other._written, self._written
+        # Origins go with the entries; tombstones, the floor and the clock stay: they are history, not entries.
+        self._origin, other._origin = other._origin, self._origin
+        self._origin_ids, other._origin_ids = other._origin_ids, self._origin_ids
+        self._origin_index, other._origin_index = other._origin_index, self._origin_index
+        self._hlc = other._hlc = max(self._hlc, other._hlc)
         self._pol, other._pol = other._pol, self._pol
         self._weights, other._weights = other._weights, self._weights
         self._ghost, other._ghost = other._ghost, self._ghost
@@ -1369,12 +1424,207 @@ cdef class Table:
         self._version += 1
         other._version += 1
 
+    # -- sync: stamps, origins, tombstones, merges --------------------------------
+    #
+    # A syncing table (_track_changes) keeps, beside each entry, its stamp (the
+    # _written array, from the hybrid logical clock _hlc) and its origin (0:
+    # written here; else an index into _origin_ids, the peer it was merged
+    # from). Writes are ordered by (stamp, origin's instance id): that is
+    # last-writer-wins, and every instance that has seen the same writes holds
+    # the same entries. A local delete leaves a tombstone (key -> (stamp,
+    # origin)), a local clear raises the floor: entries and tombstones stamped
+    # below it are gone. Expiry and eviction leave nothing: each instance
+    # decides them itself. A merge (_merge_at, _merge_tomb, _merge_floor)
+    # applies a peer's write only if it is newer than all this table knows of
+    # the key, and records it with the peer's origin, so it is never sent out
+    # again as a local change.
+
+    def _track_changes(self, str instance_id not None):
+        """Keep what sync needs from now on: stamps, origins, tombstones, the clear floor.
+
+        instance_id names this instance: the origin of what is written here.
+        Costs 12 bytes per entry slot (a stamp and an origin) and a
+        tombstone per live key deleted (until :meth:`_prune_tombs`).
+        Entries already there count as written here, stamped 0 (unknown)
+        unless write times were already kept.
+        """
+        if self._sync:
+            if self._origin_ids[0] != instance_id:
+                raise ValueError(f"this table already syncs as {self._origin_ids[0]!r}, not {instance_id!r}")
+            return
+        if not instance_id:
+            raise ValueError("instance_id must not be empty")
+        self._track_writes()
+        if self._entries != NULL:
+            self._origin = <uint32_t *>gdc_calloc(<size_t>self._usable * sizeof(uint32_t))
+            if self._origin == NULL:
+                raise MemoryError()
+        self._origin_ids = [instance_id]
+        self._origin_index = {instance_id: 0}
+        self._tombs = {}
+        self._sync = True
+
+    @property
+    def _syncs(self):
+        """This instance's id once :meth:`_track_changes` was called, else None."""
+        return self._origin_ids[0] if self._sync else None
+
+    def _set_skew(self, skew_ns):
+        """Add skew_ns to the wall clock for this table's stamps: a test hook for a machine whose clock is off."""
+        self._skew = _operator.index(skew_ns)
+
+    cdef int64_t _stamp_of(self, Py_ssize_t ix) noexcept:
+        return self._written[ix] if self._written != NULL else 0
+
+    cdef uint32_t _origin_at(self, Py_ssize_t ix) noexcept:
+        return self._origin[ix] if self._origin != NULL else 0
+
+    cdef uint32_t _origin_of(self, str instance_id) except? 0xFFFFFFFF:
+        """The origin index standing for instance_id, added if new."""
+        o = self._origin_index.get(instance_id)
+        if o is not None:
+            return o
+        cdef Py_ssize_t n = len(self._origin_ids)
+        if n >= MAX_ORIGINS:
+            raise ValueError(f"more than {MAX_ORIGINS} instances wrote to this cache")
+        if not instance_id:
+            raise ValueError("an origin's instance id must not be empty")
+        self._origin_ids.append(instance_id)
+        self._origin_index[instance_id] = n
+        return <uint32_t>n
+
+    cdef int _newer(self, int64_t s1, uint32_t o1, int64_t s2, uint32_t o2) except -1:
+        """1 when the write (s1, o1) comes after (s2, o2): a later stamp, or the same and a greater instance id."""
+        if s1 != s2:
+            return s1 > s2
+        if o1 == o2:
+            return 0
+        return (<str>self._origin_ids[o1]) > (<str>self._origin_ids[o2])
+
+    cdef int _merge_at(self, object key, object value, int64_t expires, int64_t stamp, uint32_t origin,
+                       int64_t now) except -1:
+        """Store a peer's write of key if it is the latest this table knows of; 1 when stored."""
+        if stamp > self._hlc:
+            self._hlc = stamp     # seen: a write made here after this merge stamps after it
+        if expires != 0 and expires <= now:
+            return 0              # expired entries never come back
+        if self._floor and not self._newer(stamp, origin, self._floor, self._floor_origin):
+            return 0              # a clear came after it
+        if self._tombs:
+            t = self._tombs.get(key)
+            if t is not None and not self._newer(stamp, origin, (<tuple>t)[0], (<tuple>t)[1]):
+                return 0          # a delete came after it
+        cdef Py_ssize_t ix = _find_live(self, key)
+        if ix >= 0 and not self._newer(stamp, origin, self._stamp_of(ix), self._origin_at(ix)):
+            return 0              # what is here came after it (or is the same write)
+        _store(self, key, value, expires, now, stamp, origin)
+        return 1
+
+    def _merge_entry(self, key, value, expires_ns, stamp, str origin not None):
+        """Merge a peer's write (Unix ns expiry, 0: never; its stamp; the peer's instance id); True when stored."""
+        if not self._sync:
+            raise ValueError("only a syncing table merges (see _track_changes)")
+        return self._merge_at(key, value, _operator.index(expires_ns), _operator.index(stamp),
+                              self._origin_of(origin), _now()) == 1
+
+    def _merge_tomb(self, key, stamp, str origin not None):
+        """A peer deleted key at stamp: keep the tombstone, drop an entry written before it. True when one was."""
+        if not self._sync:
+            raise ValueError("only a syncing table merges (see _track_changes)")
+        cdef int64_t s = _operator.index(stamp)
+        cdef uint32_t o = self._origin_of(origin)
+        if s > self._hlc:
+            self._hlc = s
+        if self._floor and not self._newer(s, o, self._floor, self._floor_origin):
+            return False
+        t = self._tombs.get(key)
+        if t is None or self._newer(s, o, (<tuple>t)[0], (<tuple>t)[1]):
+            self._tombs[key] = (s, o)
+        cdef Py_ssize_t slot = _lookup(self, key, gdc_hash(key), NULL)
+        if slot < 0:
+            return False
+        cdef Py_ssize_t ix = _entry_at(self, slot) - self._entries
+        if not self._newer(s, o, self._stamp_of(ix), self._origin_at(ix)):
+            return False
+        cdef int64_t expires = self._entries[ix].expires
+        cdef bint live = expires == 0 or expires > _now()
+        if live:
+            self._version += 1
+            self._deletes += 1
+        else:
+            self._expired += 1
+        self._drop_slot(slot, _DELETED if live else _EXPIRED)
+        return live
+
+    def _merge_floor(self, stamp, str origin not None):
+        """A peer cleared its cache at stamp: drop every entry and tombstone written before. Returns entries dropped."""
+        if not self._sync:
+            raise ValueError("only a syncing table merges (see _track_changes)")
+        cdef int64_t s = _operator.index(stamp)
+        cdef uint32_t o = self._origin_of(origin)
+        if s > self._hlc:
+            self._hlc = s
+        if self._floor and not self._newer(s, o, self._floor, self._floor_origin):
+            return 0
+        self._floor = s
+        self._floor_origin = o
+        self._tombs = {k: t for k, t in self._tombs.items() if self._newer((<tuple>t)[0], (<tuple>t)[1], s, o)}
+        cdef list grave = []     # references released only once the table is consistent
+        cdef Py_ssize_t ix, n = 0
+        # No Python code runs in this loop (ids are str): the table can't change under it.
+        for ix in range(self._nentries):
+            if self._entries[ix].key == NULL or self._newer(self._stamp_of(ix), self._origin_at(ix), s, o):
+                continue
+            self._bury(ix, grave, _DELETED)
+            n += 1
+        if n:
+            self._deletes += n
+            self._version += 1
+            if self._on_evict is not None:
+                self._deliver(grave)
+        return n
+
+    def _floor_of(self):
+        """(stamp, instance id) of the latest clear seen, or None."""
+        if not self._sync or not self._floor:
+            return None
+        return self._floor, self._origin_ids[self._floor_origin]
+
+    def _tombstones(self, since=-1, until=None):
+        """Tombstones as [(key, stamp, instance id)]; with since >= 0, only local ones stamped in (since, until]."""
+        if not self._sync:
+            return []
+        cdef int64_t lo = _operator.index(since)
+        cdef int64_t hi = INT64_MAX if until is None else _operator.index(until)
+        ids = self._origin_ids
+        if lo < 0:
+            return [(k, t[0], ids[t[1]]) for k, t in self._tombs.items()]
+        return [(k, t[0], ids[0]) for k, t in self._tombs.items() if t[1] == 0 and lo < t[0] <= hi]
+
+    def _prune_tombs(self, before):
+        """Forget tombstones stamped before ``before``; return how many."""
+        if not self._sync:
+            return 0
+        cdef int64_t b = _operator.index(before)
+        cdef Py_ssize_t n = len(self._tombs)
+        self._tombs = {k: t for k, t in self._tombs.items() if t[0] >= b}
+        return n - len(self._tombs)
+
+    def _stamp_info(self, key):
+        """(stamp, instance id) of key's live entry in a syncing table, or None."""
+        cdef Py_ssize_t ix = _find_live(self, key)
+        if ix < 0 or not self._sync:
+            return None
+        return self._stamp_of(ix), self._origin_ids[self._origin_at(ix)]
+
     def __sizeof__(self):
         cdef size_t n = sizeof(Table)
         if self._entries != NULL:
             n += <size_t>self._usable * sizeof(Entry) + <size_t>self._size * sizeof(uint32_t)
         if self._written != NULL:
             n += <size_t>self._usable * sizeof(int64_t)
+        if self._origin != NULL:
+            n += <size_t>self._usable * sizeof(uint32_t)
         if self._pol != NULL:
             n += <size_t>self._usable
         if self._weights != NULL:
@@ -1484,8 +1734,12 @@ cdef class _TableIter:
                 return (<object>ep.key, <object>ep.value)
             if self._kind == 3:
                 return (<object>ep.key, <object>ep.value, ep.expires)
+            if self._kind == 4:
+                return (<object>ep.key, <object>ep.value, ep.expires,
+                        t._written[self._pos - 1] if t._written != NULL else 0)
             return (<object>ep.key, <object>ep.value, ep.expires,
-                    t._written[self._pos - 1] if t._written != NULL else 0)
+                    t._written[self._pos - 1] if t._written != NULL else 0,
+                    t._origin_ids[t._origin[self._pos - 1] if t._origin != NULL else 0] if t._sync else "")
         self._table = None
         raise StopIteration
 

@@ -33,6 +33,7 @@ from ._bound_py import EXPIRES, KEY, VALUE, WEIGHT, BoundMethods
 from ._clock_py import CLOCK_RESOLUTION_NS, clock_uses_tsc, now_ns
 from ._clock_py import set_clock as _set_clock  # noqa: F401 - the test hook, as in _table_c
 from ._listener_py import DELETED, EXPIRED, REPLACED, FlushingLock, ListenerMethods
+from ._sync_py import SyncMethods
 from ._ttl_py import MAX_TTL_NS, TTL, ttl_to_ns
 
 __all__ = ["CLOCK_RESOLUTION_NS", "MAX_TTL_NS", "Table", "TTL", "clock_uses_tsc", "now_ns", "own_methods", "ttl_to_ns"]
@@ -45,7 +46,7 @@ def own_methods(cls: type, names: Iterable[str]) -> None:
     """Nothing to do for the pure-Python table (the compiled one rebinds C methods)."""
 
 
-class Table(BoundMethods, ListenerMethods):
+class Table(BoundMethods, ListenerMethods, SyncMethods):
     """Hash table with a per-entry absolute expiry, checked on every read."""
 
     # Every slot is here, the mixins' state too (they declare its types): the layout _table_c's Table has.
@@ -113,6 +114,15 @@ class Table(BoundMethods, ListenerMethods):
         self._reentrant_changes = 0
         self._reentrant_limit = 0
         self._track = False
+        self._sync = False
+        self._hlc = 0
+        self._skew = 0
+        self._origin_ids = []
+        self._origin_index = {}
+        self._origins = {}
+        self._tombs = {}
+        self._floor = 0
+        self._floor_origin = 0
         self._sweep_keys = []
         self._hits = 0
         self._misses = 0
@@ -217,16 +227,20 @@ class Table(BoundMethods, ListenerMethods):
         else:
             self._store(key, value, 0, 0)
 
-    def _store(self, key: Hashable, value: Any, expires: int, now: int, written: int = -1) -> None:
+    def _store(self, key: Hashable, value: Any, expires: int, now: int, written: int = -1, origin: int = 0) -> None:
         """Store key with an absolute expiry (0: never); now is the clock, or 0 if not read yet.
 
-        A table that tracks write times records written as the entry's (-1: now).
+        A table that tracks write times records written as the entry's stamp
+        (-1: the clock's next; see ``_sync_py``), a syncing one origin (0:
+        written here; else a peer's, merged).
         """
         w = self._weigh(key, value) if self._weigher is not None else 0
-        if not self._track:
-            written = 0
-        elif written < 0:
-            written = now or now_ns()
+        written = self._stamp(written, now) if self._track else 0
+        if self._sync:
+            if origin:
+                self._origins[key] = origin
+            elif self._origins:
+                self._origins.pop(key, None)
         entry = self._lookup(key)
         dead = None
         old_value = None
@@ -280,6 +294,8 @@ class Table(BoundMethods, ListenerMethods):
         if live:
             self._version += 1
             self._deletes += 1
+            if self._sync:  # a local delete: its tombstone goes out with the next delta
+                self._tombs[key] = (self._stamp(-1, 0), 0)
         else:
             self._expired += 1
         return live
@@ -448,6 +464,11 @@ class Table(BoundMethods, ListenerMethods):
         """Remove every entry."""
         with self._lock:
             self._changed()
+            if self._sync:  # a local clear: every write stamped before it is gone, everywhere
+                self._floor = self._stamp(-1, 0)
+                self._floor_origin = 0
+                self._tombs = {}
+                self._origins = {}
             old = self._data
             if self._on_evict is not None:
                 now = now_ns()
@@ -469,10 +490,12 @@ class Table(BoundMethods, ListenerMethods):
 
         kind 0: keys, 1: values, 2: (key, value), 3: (key, value, expires)
         with expires in Unix ns, 0 for never, 4: (key, value, expires, written)
-        with written the write time in Unix ns, 0 when unknown or not tracked.
+        with written the write time in Unix ns, 0 when unknown or not tracked,
+        5: (key, value, expires, written, origin) with origin the instance id
+        the entry came from ("" when not syncing).
         """
-        if kind not in (0, 1, 2, 3, 4):
-            raise ValueError(f"kind must be 0, 1, 2, 3 or 4, got {kind}")
+        if kind not in (0, 1, 2, 3, 4, 5):
+            raise ValueError(f"kind must be 0 to 5, got {kind}")
         with self._lock:
             return self._gen(kind, list(self._data.items()), self._version)
 
@@ -533,6 +556,8 @@ class Table(BoundMethods, ListenerMethods):
             other._weigher is None,
         ):
             raise ValueError("can only swap entries with a table of the same bounds")
+        if self._sync != other._sync or (self._sync and self._origin_ids[0] != other._origin_ids[0]):
+            raise ValueError("can only swap entries with a table that syncs as the same instance, or neither syncs")
         with self._lock, other._lock:
             self._changed()
             other._changed()
@@ -543,6 +568,11 @@ class Table(BoundMethods, ListenerMethods):
                 setattr(other, name, mine)
             self._data, other._data = other._data, self._data
             self._track, other._track = other._track, self._track
+            # Origins go with the entries; tombstones, the floor and the clock stay: they are history, not entries.
+            self._origins, other._origins = other._origins, self._origins
+            self._origin_ids, other._origin_ids = other._origin_ids, self._origin_ids
+            self._origin_index, other._origin_index = other._origin_index, self._origin_index
+            self._hlc = other._hlc = max(self._hlc, other._hlc)
             self._min_expires, other._min_expires = other._min_expires, self._min_expires
             self._version += 1
             other._version += 1
@@ -562,8 +592,16 @@ class Table(BoundMethods, ListenerMethods):
                 yield (key, entry[0])
             elif kind == 3:
                 yield (key, entry[0], expires)
-            else:
+            elif kind == 4:
                 yield (key, entry[0], expires, entry[2])
+            else:
+                yield (
+                    key,
+                    entry[0],
+                    expires,
+                    entry[2],
+                    self._origin_ids[self._origins.get(key, 0)] if self._sync else "",
+                )
         if self._version != version:
             raise RuntimeError("cache changed during iteration")
 

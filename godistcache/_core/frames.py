@@ -15,18 +15,30 @@ from ._compat import NO_EXTENSIONS, warn_fallback
 from ._frames_py import OPAQUE, REFUSE, UNPICKLE
 
 if TYPE_CHECKING or NO_EXTENSIONS:
-    from ._frames_py import collect, decode_frame, encode_frame, merge
+    from ._frames_py import collect, crc32, decode_frame, encode_frame, merge, merge_sync, refs_of
 
     CORE = "py"
 else:
     try:
-        from ._frames_c import collect, decode_frame, encode_frame, merge
+        from ._frames_c import collect, crc32, decode_frame, encode_frame, merge, merge_sync, refs_of
 
         CORE = "c"
     except ImportError as exc:  # pragma: no cover - exercised by installs without a compiler
-        from ._frames_py import collect, decode_frame, encode_frame, merge
+        from ._frames_py import collect, crc32, decode_frame, encode_frame, merge, merge_sync, refs_of
 
         CORE = "py"
         warn_fallback("snapshot frame codec", exc)
 
-__all__ = ["CORE", "OPAQUE", "REFUSE", "UNPICKLE", "collect", "decode_frame", "encode_frame", "merge"]
+__all__ = [
+    "CORE",
+    "OPAQUE",
+    "REFUSE",
+    "UNPICKLE",
+    "collect",
+    "crc32",
+    "decode_frame",
+    "encode_frame",
+    "merge",
+    "merge_sync",
+    "refs_of",
+]

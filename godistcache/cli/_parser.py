@@ -170,11 +170,17 @@ def _add_s3(sub: argparse._SubParsersAction[argparse.ArgumentParser], common: ar
     s3_ls = s3_action(
         "ls",
         cmd_ls,
-        "list the dated backups in the bucket",
+        "list the dated backups and each instance's segments in the bucket",
         "Print one line per dated backup (<object>_<instance>_<YYYY-MM-DD>.godistcache): object name, "
-        "instance, date, size in bytes.",
+        "instance, date, size in bytes. Then, for each instance, its segments "
+        "(<object>/<instance>/<seq>-base.godistcache and -delta.godistcache), one line each: seq, kind, "
+        "size in bytes, when the store wrote it (UTC); and a line summing them up: the newest base, the "
+        "deltas after it, the segments and bytes in all.",
     )
-    s3_ls.add_argument("--instance", metavar="ID", help="only the backups of instance ID")
+    s3_ls.add_argument("--instance", metavar="ID", help="only the backups and segments of instance ID")
+    s3_ls.add_argument(
+        "--json", action="store_true", help="print one JSON document: backups, segments and a summary per instance"
+    )
     s3_pull = s3_action(
         "pull",
         cmd_pull,
