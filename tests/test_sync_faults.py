@@ -172,3 +172,47 @@ def test_two_processes_with_one_id_are_told(make_store: Callable[..., S3Store]) 
     finally:
         sa.stop()
         sb.stop()
+
+
+def test_a_chain_with_a_hole_catches_up_from_the_newer_base(
+    s3server: S3Server, make_store: Callable[..., S3Store]
+) -> None:
+    a, b = Cache(), Cache()
+    store_a = make_store("a")
+    sa = a.sync_with_s3(store_a, interval=3600, compact_every=2)
+    sb = b.sync_with_s3(make_store("b"), interval=3600)
+    try:
+        a.put("k0", 0)
+        sa.flush(timeout=30)  # base 1
+        sb.flush(timeout=30)  # b merges base 1
+        assert b.get("k0") == 0
+        a.put("k1", 1)
+        hole = sa.flush(timeout=30).uploaded[0]  # delta 2
+        a.put("k2", 2)
+        report = sa.flush(timeout=30)  # delta 3, then a compaction: base 4 and the master
+        assert report.compacted
+        a.delete("k0")
+        sa.flush(timeout=30)  # delta 5
+        # b never saw delta 2: it is gone (as a compaction deletes it), so delta 3 doesn't continue from base 1.
+        s3server.client().remove_object(s3server.bucket, hole)
+        got = sb.flush(timeout=30)
+        assert any(name.endswith("-base.godistcache") for name in got.applied)
+        assert sorted(b.items()) == sorted(a.items()) == [("k1", 1), ("k2", 2)]
+    finally:
+        sa.stop()
+        sb.stop()
+
+
+def test_a_segment_sealed_with_another_key_is_skipped(make_store: Callable[..., S3Store]) -> None:
+    a, b = Cache(cipher_key=os.urandom(32)), Cache(cipher_key=os.urandom(32))
+    sa = a.sync_with_s3(make_store("a"), interval=3600)
+    sb = b.sync_with_s3(make_store("b"), interval=3600)
+    try:
+        a.put("k", 1)
+        sa.flush(timeout=30)
+        got = sb.flush(timeout=30)
+        assert got.skipped and sb.skipped == 1 and "k" not in b
+        assert sb.flush(timeout=30).skipped == []  # not downloaded again and again
+    finally:
+        sa.stop()
+        sb.stop()

@@ -54,7 +54,7 @@ class SyncMethods:
         if not self._sync:
             if written >= 0:
                 return written
-                return now or now_ns()
+            return now or now_ns()
         if written >= 0:
             if written > self._hlc:
                 self._hlc = written
