@@ -245,8 +245,10 @@ class Syncer(Persister):
         )
 
     def _upload(self, path: str, kind: str, size: int, report: SyncReport) -> Segment:
-        segment = self.store.upload_segment(path, self._seq + 1, kind)
+        # The number is used up even if the upload fails: a PUT that failed here may have landed there, and a
+        # reader that merged it must not take a later segment under the same number for one it has seen.
         self._seq += 1
+        segment = self.store.upload_segment(path, self._seq, kind)
         self.segments_up += 1
         self.bytes_up += size
         report.uploaded.append(segment.object_name)

@@ -216,3 +216,36 @@ def test_a_segment_sealed_with_another_key_is_skipped(make_store: Callable[..., 
     finally:
         sa.stop()
         sb.stop()
+
+
+def test_an_upload_that_landed_but_failed_is_not_overwritten(make_store: Callable[..., S3Store]) -> None:
+    a, b = Cache(), Cache()
+    store_a = make_store("a")
+    sa = a.sync_with_s3(store_a, interval=3600)
+    sb = b.sync_with_s3(make_store("b"), interval=3600)
+    try:
+        a.put("k0", 0)
+        sa.flush(timeout=30)
+        sb.flush(timeout=30)
+        real = store_a.upload_segment
+
+        def lands_then_fails(path: Any, seq: int, kind: str, **kw: Any) -> Any:
+            real(path, seq, kind, **kw)
+            store_a.upload_segment = real  # type: ignore[method-assign]
+            raise SyncError("the answer was lost", code="Timeout")
+
+        store_a.upload_segment = lands_then_fails  # type: ignore[method-assign]
+        a.put("k1", 1)
+        with pytest.raises(SyncError, match="the answer was lost"):
+            sa.flush(timeout=30)
+        sb.flush(timeout=30)  # b merges the segment that landed
+        assert b.get("k1") == 1
+        a.put("k2", 2)
+        sa.flush(timeout=30)  # the retry, with k1 again and k2, under a new number
+        sb.flush(timeout=30)
+        assert b.get("k2") == 2 and b.get("k1") == 1
+        seqs = [s.seq for s in store_a.list_segments("a")]
+        assert len(seqs) == len(set(seqs))
+    finally:
+        sa.stop()
+        sb.stop()
