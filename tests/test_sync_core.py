@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 import zlib
 from pathlib import Path
 from typing import Any
@@ -210,3 +211,19 @@ def test_a_segment_naming_too_many_origins_is_refused(
     with pytest.raises(SnapshotError, match="more than 2 origins"):
         read_segment(d, tmp_path / "a")
     assert len(d) == 0
+
+
+def test_a_stamp_from_far_in_the_future_is_refused(cache_cls: type[Any]) -> None:
+    a = syncing(cache_cls, "a")
+    a.put("k", "local")
+    hlc = a._hlc
+    hour = 3600 * 10**9
+    future = time.time_ns() + 2 * hour
+    assert not a._merge_entry("k", "forged", 0, future, "evil")
+    assert not a._merge_tomb("k", future, "evil")
+    assert a._merge_floor(future, "evil") == 0
+    assert a.get("k") == "local" and a._hlc == hlc  # the clock was not dragged along
+    a.put("k", "later")
+    assert a._hlc < time.time_ns() + hour
+    soon = time.time_ns() + hour // 2  # a clock half an hour ahead is still merged
+    assert a._merge_entry("k", "skewed", 0, soon, "peer") and a.get("k") == "skewed"

@@ -16,10 +16,12 @@ from typing import Any, Optional
 from ._clock_py import now_ns
 from ._listener_py import DELETED, EXPIRED
 
-__all__ = ["MAX_ORIGINS", "SyncMethods"]
+__all__ = ["MAX_AHEAD_NS", "MAX_ORIGINS", "SyncMethods"]
 
 #: Most instances a syncing table tells apart (origin ids it keeps).
 MAX_ORIGINS = 1 << 16
+#: A peer's stamp more than this far ahead of the local clock is refused (see ``_table_c``).
+MAX_AHEAD_NS = 3600 * 1_000_000_000
 _INT64_MAX = (1 << 63) - 1
 
 
@@ -128,9 +130,11 @@ class SyncMethods:
         s = operator.index(stamp)
         with self._lock:
             o = self._origin_of(origin)
+            now = now_ns()
+            if s > now + MAX_AHEAD_NS:
+                return False
             if s > self._hlc:
                 self._hlc = s
-            now = now_ns()
             if expires and expires <= now:
                 return False
             if self._floor and not self._newer(s, o, self._floor, self._floor_origin):
@@ -150,6 +154,8 @@ class SyncMethods:
         s = operator.index(stamp)
         with self._lock:
             o = self._origin_of(origin)
+            if s > now_ns() + MAX_AHEAD_NS:
+                return False
             if s > self._hlc:
                 self._hlc = s
             if self._floor and not self._newer(s, o, self._floor, self._floor_origin):
@@ -178,6 +184,8 @@ class SyncMethods:
         grave = []
         with self._lock:
             o = self._origin_of(origin)
+            if s > now_ns() + MAX_AHEAD_NS:
+                return 0
             if s > self._hlc:
                 self._hlc = s
             if self._floor and not self._newer(s, o, self._floor, self._floor_origin):

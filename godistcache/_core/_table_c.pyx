@@ -95,6 +95,10 @@ cdef Py_ssize_t _NO_PURGE_YET = PY_SSIZE_T_MAX // 2
 cdef Py_ssize_t MAX_SIZE = (<Py_ssize_t>1) << 31   # uint32 slots hold entry + 2
 #: Most instances a syncing table tells apart (origin ids it keeps).
 MAX_ORIGINS = 1 << 16
+#: A peer's stamp more than this far ahead of the local clock is refused (a clock gone wrong, or a forged
+#: segment, would otherwise drag every instance's clock, and every later write's stamp, with it).
+MAX_AHEAD_NS = 3600 * 1000000000
+cdef int64_t _MAX_AHEAD_NS = MAX_AHEAD_NS
 
 #: Longest TTL: 2**62 ns, about 146 years, so that now + ttl fits in int64.
 MAX_TTL_NS = 1 << 62
@@ -1504,6 +1508,8 @@ cdef class Table:
     cdef int _merge_at(self, object key, object value, int64_t expires, int64_t stamp, uint32_t origin,
                        int64_t now) except -1:
         """Store a peer's write of key if it is the latest this table knows of; 1 when stored."""
+        if stamp > now + _MAX_AHEAD_NS:
+            return 0              # from too far in the future: refused, and the clock not moved
         if stamp > self._hlc:
             self._hlc = stamp     # seen: a write made here after this merge stamps after it
         if expires != 0 and expires <= now:
@@ -1533,6 +1539,8 @@ cdef class Table:
             raise ValueError("only a syncing table merges (see _track_changes)")
         cdef int64_t s = _operator.index(stamp)
         cdef uint32_t o = self._origin_of(origin)
+        if s > _now() + _MAX_AHEAD_NS:
+            return False
         if s > self._hlc:
             self._hlc = s
         if self._floor and not self._newer(s, o, self._floor, self._floor_origin):
@@ -1562,6 +1570,8 @@ cdef class Table:
             raise ValueError("only a syncing table merges (see _track_changes)")
         cdef int64_t s = _operator.index(stamp)
         cdef uint32_t o = self._origin_of(origin)
+        if s > _now() + _MAX_AHEAD_NS:
+            return 0
         if s > self._hlc:
             self._hlc = s
         if self._floor and not self._newer(s, o, self._floor, self._floor_origin):
