@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 import time
 import zlib
 from pathlib import Path
@@ -227,3 +228,31 @@ def test_a_stamp_from_far_in_the_future_is_refused(cache_cls: type[Any]) -> None
     assert a._hlc < time.time_ns() + hour
     soon = time.time_ns() + hour // 2  # a clock half an hour ahead is still merged
     assert a._merge_entry("k", "skewed", 0, soon, "peer") and a.get("k") == "skewed"
+
+
+def test_a_chunked_collection_misses_no_entry_that_stayed() -> None:
+    frames_c = pytest.importorskip("godistcache._core._frames_c")
+    table = pytest.importorskip("godistcache._core._table_c").Table()
+    table._track_changes("me")
+    for i in range(50_000):
+        table.put(i, i)
+    stop = threading.Event()
+
+    def churn() -> None:  # inserts that resize the table, deletes that let a resize compact it
+        j = 10**6
+        while not stop.is_set():
+            table.put(j, j)
+            table.delete(j - 10)
+            j += 1
+
+    th = threading.Thread(target=churn)
+    th.start()
+    try:
+        for _ in range(20):
+            refs = frames_c.collect(table, 0, -1, 1024)
+            keys = {refs[i][0] for i in range(len(refs))}
+            refs.release()
+            assert set(range(50_000)) <= keys
+    finally:
+        stop.set()
+        th.join()

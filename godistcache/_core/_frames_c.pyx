@@ -378,7 +378,7 @@ def collect(Table table not None, int64_t now, int64_t since=-1, Py_ssize_t chun
     r.hlc0 = table._hlc
     if chunk <= 0:
         chunk = PY_SSIZE_T_MAX
-    cdef Entry *start_entries = table._entries
+    cdef uint64_t moves = table._moves
     cdef Py_ssize_t start = 0, end, restarts = 0
     while True:
         n = min(table._nentries, r.cap)
@@ -408,12 +408,12 @@ def collect(Table table not None, int64_t now, int64_t since=-1, Py_ssize_t chun
             break
         with nogil:
             gdc_yield()   # other threads run
-        if table._entries != start_entries or table._nentries < start:
+        if table._moves != moves or table._nentries < start:
             # Resized, compacted or cleared: the entries moved. Start over (the refs taken are dropped).
             r.release()
             k = 0
             start = 0
-            start_entries = table._entries
+            moves = table._moves
             restarts += 1
             if restarts >= 3:
                 chunk = PY_SSIZE_T_MAX

@@ -33,6 +33,7 @@ cdef class Table:
     cdef int64_t _min_expires  # lower bound of every expiry in the table
     cdef readonly int64_t _default_ttl_ns
     cdef uint64_t _version     # bumped when the live key set or the layout changes
+    cdef readonly uint64_t _moves    # bumped when the entries move (resize, clear, swap): positions change
     cdef object _default_ttl
     cdef object __weakref__
     # -- change capture for sync (see "Sync" in _table_c.pyx); off unless _sync --

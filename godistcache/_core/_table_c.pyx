@@ -592,6 +592,7 @@ cdef class Table:
         self._default_ttl = 0.0
         self._written = NULL
         self._track = False
+        self._moves = 0
         self._sync = False
         self._origin = NULL
         self._hlc = 0
@@ -1042,6 +1043,7 @@ cdef class Table:
         self._usable = usable
         self._nentries = j
         self._version += 1
+        self._moves += 1
         return 0
 
     cdef void _free_arrays(self) noexcept:
@@ -1141,6 +1143,7 @@ cdef class Table:
         self._free_side_arrays()
         self._set_empty()
         self._version += 1
+        self._moves += 1
         if entries == NULL:
             return
         # The table is already empty: values' finalisers may use it freely.
@@ -1427,6 +1430,8 @@ cdef class Table:
         self._min_expires, other._min_expires = other._min_expires, self._min_expires
         self._version += 1
         other._version += 1
+        self._moves += 1
+        other._moves += 1
 
     # -- sync: stamps, origins, tombstones, merges --------------------------------
     #
