@@ -47,7 +47,7 @@ else:
 class _Restorable(CoreTable, Protocol):
     """A core table that takes its entries back from a pickle's state (as Cache does)."""
 
-    def __setstate__(self, entries: list[tuple[Any, Any, int]]) -> None: ...
+    def __setstate__(self, state: Any) -> None: ...
 
 
 _T = TypeVar("_T", bound=_Restorable)
@@ -112,6 +112,11 @@ def _empty(
     return table
 
 
+def _attributes(table: Any) -> dict[str, Any]:
+    """A subclass instance's own attributes (its ``__dict__``; Cache itself has none)."""
+    return getattr(table, "__dict__", None) or {}
+
+
 def _bounds(table: CoreTable) -> tuple[Any, Any, Any]:
     return (table.max_size, table.max_weight, table.weigher)
 
@@ -164,6 +169,23 @@ class _CacheMethods:
         """A view of the live (key, value) pairs, in insertion order."""
         return _ItemsView(self)
 
+    # -- the names cachetools users reach for ----------------------------------------
+
+    @property
+    def maxsize(self: CoreTable) -> int | None:
+        """cachetools' name for the bound: ``max_weight`` when set, else ``max_size`` (None: unbounded). Read-only."""
+        return self.max_weight if self.max_weight is not None else self.max_size
+
+    @property
+    def currsize(self: CoreTable) -> int:
+        """cachetools' name for what the bound counts: the total weight with ``max_weight``, else ``len()``."""
+        return self._weight if self.max_weight is not None else len(self)
+
+    def getsizeof(self: CoreTable, value: Any) -> int:
+        """cachetools' size of a value: the weigher's, called with key None, when there is one; else 1."""
+        weigher = self.weigher
+        return 1 if weigher is None else int(weigher(None, value))
+
     def stats(self: CoreTable) -> CacheStats:
         """Counts of hits, misses, puts, deletes, expired and evicted entries since the cache was created.
 
@@ -176,9 +198,12 @@ class _CacheMethods:
         )
 
     def copy(self: _T) -> _T:
-        """A shallow copy: same entries, expiry times, default TTL, bounds and keyring; no on_evict listener."""
+        """A shallow copy: same entries, expiry times, default TTL, bounds and keyring; no on_evict listener.
+
+        A subclass's instance attributes (its ``__dict__``) are copied too, shallowly.
+        """
         new = _empty(type(self), self._default_ttl_ns, getattr(self, "_keyring", None), _bounds(self))
-        new.__setstate__(list(self._iter(3)))
+        new.__setstate__((list(self._iter(3)), dict(_attributes(self))))
         return new
 
     __copy__ = copy
@@ -187,7 +212,7 @@ class _CacheMethods:
         # The entries are copied deeply, the keyring is shared (it is immutable).
         new = _empty(type(self), self._default_ttl_ns, getattr(self, "_keyring", None), _bounds(self))
         memo[id(self)] = new
-        new.__setstate__(_copy.deepcopy(list(self._iter(3)), memo))
+        new.__setstate__(_copy.deepcopy((list(self._iter(3)), dict(_attributes(self))), memo))
         return new
 
     def __reduce__(self: CoreTable) -> tuple[Any, ...]:
@@ -205,9 +230,15 @@ class _CacheMethods:
             if bounds == (None, None, None)
             else (type(self), self._default_ttl_ns, None, bounds)
         )
-        return (_empty, args, list(self._iter(3)))
+        attributes = _attributes(self)
+        # A plain list of entries unless a subclass has instance attributes: pickles stay readable by 0.1.0.
+        return (_empty, args, (list(self._iter(3)), dict(attributes)) if attributes else list(self._iter(3)))
 
-    def __setstate__(self: CoreTable, entries: list[tuple[Any, Any, int]]) -> None:
+    def __setstate__(self: CoreTable, state: Any) -> None:
+        # state: the entries [(key, value, expires_ns)], or (entries, a subclass's instance attributes).
+        entries, attributes = state if isinstance(state, tuple) else (state, None)
+        if attributes:
+            vars(self).update(attributes)
         for key, value, expires in entries:
             self._put_at(key, value, expires)
 

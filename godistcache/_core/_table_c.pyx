@@ -1195,6 +1195,10 @@ cdef class Table:
         cdef Py_ssize_t ix = _find_live(self, key)
         if ix < 0:
             self._misses += 1
+            if type(self) is not Table:
+                missing = getattr(type(self), "__missing__", None)
+                if missing is not None:   # as dict does: a subclass's __missing__ answers a miss of self[key]
+                    return missing(self, key)
             raise KeyError(key)
         self._hits += 1
         if self._pol != NULL:

@@ -363,11 +363,15 @@ class Table(BoundMethods, ListenerMethods, SyncMethods):
             entry = self._find_live(key)
             if entry is None:
                 self._misses += 1
-                raise KeyError(key)
-            self._hits += 1
-            if self._bounded:
-                self._touch(entry)
-            return entry[0]
+            else:
+                self._hits += 1
+                if self._bounded:
+                    self._touch(entry)
+                return entry[0]
+        missing = getattr(type(self), "__missing__", None)
+        if missing is not None:  # as dict does: a subclass's __missing__ answers a miss of self[key]
+            return missing(self, key)
+        raise KeyError(key)
 
     def __setitem__(self, key: Hashable, value: Any) -> None:
         with self._lock:
