@@ -269,6 +269,9 @@ cdef inline int64_t _ttl_ns(object ttl) except -1:
     return _ttl_ns_slow(ttl)
 
 
+from godistcache._core._ttl_py import expire_at_to_ns as _expire_at_to_ns
+
+
 def ttl_to_ns(ttl):
     """Normalise a TTL (seconds as int/float, or a timedelta) to nanoseconds; 0 means never."""
     return _ttl_ns(ttl)
@@ -1155,7 +1158,7 @@ cdef class Table:
 
     # -- public API ------------------------------------------------------------
 
-    def put(self, key, value, ttl=None):
+    def put(self, key, value, ttl=None, *, expire_at=None):
         """Store value under key.
 
         Args:
@@ -1163,12 +1166,25 @@ cdef class Table:
             value: any object, stored by reference.
             ttl: seconds (int or float) or a timedelta; None uses the default
                 TTL, 0 means never expire.
+            expire_at: instead of a ttl, when the entry expires: a datetime
+                (naive: local time) or Unix seconds. A time already past stores
+                an entry that is expired at once (it replaces the old value, and
+                is never returned).
 
         Raises:
-            TypeError: key unhashable, or ttl of the wrong type.
-            ValueError: ttl negative, NaN or too large.
+            TypeError: key unhashable, ttl or expire_at of the wrong type, or both given.
+            ValueError: ttl negative, NaN or too large; expire_at NaN or too far.
         """
+        if expire_at is not None:
+            self._put_until(key, value, ttl, expire_at)
+            return
         _put(self, key, value, self._default_ttl_ns if ttl is None else _ttl_ns(ttl))
+
+    def _put_until(self, key, value, ttl, expire_at):
+        if ttl is not None:
+            raise TypeError("give ttl or expire_at, not both")
+        cdef int64_t now = _now()
+        _store(self, key, value, _expire_at_to_ns(expire_at, now), now)
 
     def put_safe(self, key, value, ttl=None):
         """Store value under key, then read it back.

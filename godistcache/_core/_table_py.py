@@ -34,7 +34,7 @@ from ._clock_py import CLOCK_RESOLUTION_NS, clock_uses_tsc, now_ns
 from ._clock_py import set_clock as _set_clock  # noqa: F401 - the test hook, as in _table_c
 from ._listener_py import DELETED, EXPIRED, REPLACED, FlushingLock, ListenerMethods
 from ._sync_py import SyncMethods
-from ._ttl_py import MAX_TTL_NS, TTL, ttl_to_ns
+from ._ttl_py import MAX_TTL_NS, TTL, ExpireAt, expire_at_to_ns, ttl_to_ns
 
 __all__ = ["CLOCK_RESOLUTION_NS", "MAX_TTL_NS", "Table", "TTL", "clock_uses_tsc", "now_ns", "own_methods", "ttl_to_ns"]
 
@@ -317,7 +317,7 @@ class Table(BoundMethods, ListenerMethods, SyncMethods):
 
     # -- public API ------------------------------------------------------------
 
-    def put(self, key: Hashable, value: Any, ttl: TTL | None = None) -> None:
+    def put(self, key: Hashable, value: Any, ttl: TTL | None = None, *, expire_at: ExpireAt | None = None) -> None:
         """Store value under key.
 
         Args:
@@ -325,11 +325,22 @@ class Table(BoundMethods, ListenerMethods, SyncMethods):
             value: any object, stored by reference.
             ttl: seconds (int or float) or a timedelta; None uses the default
                 TTL, 0 means never expire.
+            expire_at: instead of a ttl, when the entry expires: a datetime
+                (naive: local time) or Unix seconds. A time already past stores
+                an entry that is expired at once (it replaces the old value, and
+                is never returned).
 
         Raises:
-            TypeError: key unhashable, or ttl of the wrong type.
-            ValueError: ttl negative, NaN or too large.
+            TypeError: key unhashable, ttl or expire_at of the wrong type, or both given.
+            ValueError: ttl negative, NaN or too large; expire_at NaN or too far.
         """
+        if expire_at is not None:
+            if ttl is not None:
+                raise TypeError("give ttl or expire_at, not both")
+            with self._lock:
+                now = now_ns()
+                self._store(key, value, expire_at_to_ns(expire_at, now), now)
+            return
         ttl_ns = self._default_ttl_ns if ttl is None else ttl_to_ns(ttl)
         with self._lock:
             self._put(key, value, ttl_ns)

@@ -12,10 +12,13 @@ import math
 import operator
 from typing import Union
 
-__all__ = ["MAX_TTL_NS", "TTL", "ttl_to_ns"]
+__all__ = ["MAX_TTL_NS", "TTL", "ExpireAt", "expire_at_to_ns", "ttl_to_ns"]
 
 #: What a TTL may be: seconds as int or float, or a timedelta.
 TTL = Union[int, float, datetime.timedelta]
+
+#: What an absolute expiry may be: a datetime (naive: local time, as datetime.timestamp() reads it) or Unix seconds.
+ExpireAt = Union[datetime.datetime, int, float]
 
 #: Longest TTL: 2**62 ns, about 146 years, so that now + ttl fits in int64.
 MAX_TTL_NS = 1 << 62
@@ -70,3 +73,32 @@ def ttl_to_ns(ttl: object) -> int:
         if hasattr(tp, "__float__"):
             return _float_ttl_ns(float(ttl), ttl)  # type: ignore[arg-type]
     raise TypeError(f"ttl must be seconds (int or float) or a timedelta, got {tp.__name__}")
+
+
+def expire_at_to_ns(expire_at: object, now_ns: int) -> int:
+    """An absolute expiry (a datetime, or Unix seconds as int or float) as Unix ns, for a put at now_ns.
+
+    A time already past gives an entry that is expired at once (the smallest expiry, 1, for times
+    before 1970). Both tables use this function, so both read every expiry alike.
+
+    Raises:
+        TypeError: not a datetime or a number.
+        ValueError: NaN, or more than MAX_TTL_NS (about 146 years) after now.
+    """
+    if isinstance(expire_at, datetime.datetime):
+        seconds = expire_at.timestamp()
+    elif isinstance(expire_at, bool) or not isinstance(expire_at, (int, float)):
+        raise TypeError(f"expire_at must be a datetime or Unix seconds (int or float), got {type(expire_at).__name__}")
+    else:
+        seconds = expire_at
+    if seconds != seconds:
+        raise ValueError(f"expire_at must be a time, got {expire_at!r}")
+    limit = now_ns + MAX_TTL_NS
+    ns = (
+        int(seconds) * 1_000_000_000
+        if isinstance(seconds, int)
+        else (limit + 1 if seconds * 1e9 > limit else math.floor(seconds * 1e9 + 0.5))
+    )
+    if ns > limit:
+        raise ValueError(f"expire_at must be at most {_MAX_TTL_S} seconds from now, got {expire_at!r}")
+    return ns if ns > 0 else 1
