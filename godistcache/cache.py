@@ -265,6 +265,8 @@ class Cache(SyncMethods, SnapshotMethods, SealedMethods, MemoMethods, _CacheMeth
             ``len()``.
         max_size: hold at most this many entries; a put beyond it evicts
             one, chosen by S3-FIFO (expired entries go first). None: no bound.
+            0: hold nothing (as cachetools' maxsize=0): every put is counted
+            as evicted and on_evict hears of it.
         max_weight: hold at most this much total weight, each entry weighing
             ``weigher(key, value)`` (an int from 0 to max_weight, computed once
             per put). None: no bound. Both bounds may be set.

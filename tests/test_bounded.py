@@ -136,7 +136,7 @@ def test_an_exception_in_the_weigher_stores_nothing(cache_cls: type[Any]) -> Non
 @pytest.mark.parametrize(
     ("bounds", "error", "match"),
     [
-        ({"max_size": 0}, ValueError, "max_size"),
+        ({"max_size": -1}, ValueError, "max_size"),  # 0 is allowed: it stores nothing (test_max_size_zero.py)
         ({"max_size": -3}, ValueError, "max_size"),
         ({"max_size": 1 << 40}, ValueError, "max_size"),
         ({"max_size": True}, TypeError, "max_size"),

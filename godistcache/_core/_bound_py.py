@@ -52,15 +52,15 @@ _SECOND_CHANCES = 64
 _PURGE_SHARE = 4
 
 
-def _bound_arg(name: str, value: Any, limit: int, unbounded: int) -> int:
-    """A bound argument checked: an int from 1 to limit - 1, or None for unbounded."""
+def _bound_arg(name: str, value: Any, limit: int, unbounded: int, minimum: int = 1) -> int:
+    """A bound argument checked: an int from minimum to limit - 1, or None for unbounded."""
     if value is None:
         return unbounded
     if isinstance(value, bool) or not hasattr(type(value), "__index__"):
         raise TypeError(f"{name} must be an int or None, got {type(value).__name__}")
     n = operator.index(value)
-    if n < 1 or n >= limit:
-        raise ValueError(f"{name} must be between 1 and {limit - 1}, got {value!r}")
+    if n < minimum or n >= limit:
+        raise ValueError(f"{name} must be between {minimum} and {limit - 1}, got {value!r}")
     return n
 
 
@@ -322,7 +322,7 @@ class BoundMethods:
         """
         if self._data:
             raise ValueError("bounds can only be set on an empty cache")
-        size = _bound_arg("max_size", max_size, _MAX_SIZE, _NO_BOUND)
+        size = _bound_arg("max_size", max_size, _MAX_SIZE, _NO_BOUND, 0)
         weight = _bound_arg("max_weight", max_weight, _INT64_MAX, _INT64_MAX)
         if max_weight is not None:
             if weigher is None:

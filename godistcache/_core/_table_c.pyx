@@ -452,8 +452,11 @@ cdef inline int _store(Table self, object key, object value, int64_t expires, in
     notifies.
     """
     cdef int64_t w = 0
-    if self._slow and self._weigher is not None:    # one flag read on an unbounded table
-        w = self._weigh(key, value)     # Python code: before the table is looked at
+    if self._slow:    # one flag read on an unbounded table
+        if self._max_size == 0:
+            return _store_nothing(self, key, value)
+        if self._weigher is not None:
+            w = self._weigh(key, value)     # Python code: before the table is looked at
     cdef Py_hash_t h = gdc_hash(key)
     cdef Py_ssize_t free_slot = -1
     cdef Py_ssize_t slot = _lookup(self, key, h, &free_slot)
@@ -533,6 +536,15 @@ cdef inline int _store(Table self, object key, object value, int64_t expires, in
     return 0
 
 
+cdef int _store_nothing(Table self, object key, object value) except -1:
+    """A store into a table of max_size 0: nothing is kept; the entry counts as evicted, and on_evict hears of it."""
+    gdc_hash(key)       # an unhashable key is refused, as by any table
+    self._evicted += 1
+    if self._on_evict is not None:
+        self._notify(key, value, _EVICTED)
+    return 0
+
+
 cdef int _store_tail(Table self, Py_ssize_t ix, PyObject *old_key, PyObject *old_value,
                      object cause, int64_t now) except -1:
     """The end of a store into a bounded or listened table, which now holds entry ix.
@@ -570,15 +582,15 @@ cdef inline uint32_t _fingerprint(uint64_t m) noexcept nogil:
     return fp if fp != 0 else 1
 
 
-def _bound_arg(name, value, limit, unbounded):
-    """A bound argument checked: an int from 1 to limit - 1, or None for unbounded."""
+def _bound_arg(name, value, limit, unbounded, minimum=1):
+    """A bound argument checked: an int from minimum to limit - 1, or None for unbounded."""
     if value is None:
         return unbounded
     if isinstance(value, bool) or not hasattr(type(value), "__index__"):
         raise TypeError(f"{name} must be an int or None, got {type(value).__name__}")
     n = _operator.index(value)
-    if n < 1 or n >= limit:
-        raise ValueError(f"{name} must be between 1 and {limit - 1}, got {value!r}")
+    if n < minimum or n >= limit:
+        raise ValueError(f"{name} must be between {minimum} and {limit - 1}, got {value!r}")
     return n
 
 
@@ -1677,7 +1689,7 @@ cdef class Table:
         """
         if self._used:
             raise ValueError("bounds can only be set on an empty cache")
-        cdef Py_ssize_t size = _bound_arg("max_size", max_size, MAX_SIZE, PY_SSIZE_T_MAX)
+        cdef Py_ssize_t size = _bound_arg("max_size", max_size, MAX_SIZE, PY_SSIZE_T_MAX, 0)
         cdef int64_t weight = _bound_arg("max_weight", max_weight, INT64_MAX, INT64_MAX)
         if max_weight is not None:
             if weigher is None:

@@ -32,7 +32,7 @@ from typing import Any
 from ._bound_py import EXPIRES, KEY, VALUE, WEIGHT, BoundMethods
 from ._clock_py import CLOCK_RESOLUTION_NS, clock_uses_tsc, now_ns
 from ._clock_py import set_clock as _set_clock  # noqa: F401 - the test hook, as in _table_c
-from ._listener_py import DELETED, EXPIRED, REPLACED, FlushingLock, ListenerMethods
+from ._listener_py import DELETED, EVICTED, EXPIRED, REPLACED, FlushingLock, ListenerMethods
 from ._sync_py import SyncMethods
 from ._ttl_py import MAX_TTL_NS, TTL, ExpireAt, expire_at_to_ns, ttl_to_ns
 
@@ -234,6 +234,13 @@ class Table(BoundMethods, ListenerMethods, SyncMethods):
         (-1: the clock's next; see ``_sync_py``), a syncing one origin (0:
         written here; else a peer's, merged).
         """
+        if self._bounded and self._max_size == 0:
+            # Nothing is kept: the entry counts as evicted, and on_evict hears of it (as in _table_c).
+            hash(key)  # an unhashable key is refused, as by any table
+            self._evicted += 1
+            if self._on_evict is not None:
+                self._pending.append((key, value, EVICTED))
+            return
         w = self._weigh(key, value) if self._weigher is not None else 0
         written = self._stamp(written, now) if self._track else 0
         if self._sync:
