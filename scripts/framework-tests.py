@@ -1,6 +1,6 @@
 """Run Django's and Flask-Caching's own cache backend tests against godistcache.contrib.
 
-    python scripts/framework-tests.py [--json]
+    python scripts/framework-tests.py [--json] [--only django|flask] [-v]
 
 Downloads the pinned source distributions below with pip (once: they are kept in
 $GODISTCACHE_FRAMEWORK_CACHE, else ~/.cache/godistcache-framework-tests, outside the repository), copies their
@@ -13,8 +13,9 @@ cache test modules into a temporary directory, and runs:
 
 The skipped tests and the reason for each are in SKIPS below, and nowhere else. The last line printed with
 --json is a JSON object of counts per suite: {"django-objects": {"passed": n, "skipped": n, "failed": n,
-"errors": n}, ...}. Exits 0 when nothing failed, 1 when something did, 3 when the downloads were impossible.
-Needs django and flask-caching installed (the `test` extra has them).
+"errors": n}, ...}. Exits 0 when nothing failed, 1 when something did, 2 when the installed framework is not
+of the pinned series (the tests of one release against the code of another prove nothing), 3 when the download
+failed (no network or registry). Needs django and flask-caching installed (the `test` extra has them).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 
 DJANGO = "django==5.2.19"
@@ -63,7 +65,7 @@ TEMPLATES = [{"BACKEND": "django.template.backends.django.DjangoTemplates", "APP
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 """
 
-_DJANGO_TESTS = '''
+_DJANGO_TESTS = """
 import unittest
 
 from django.test import TestCase, override_settings
@@ -102,7 +104,7 @@ class GodistCacheCopyTests(BaseCacheTests, TestCase):
 
 _skip(GodistCacheObjectsTests, {{**SKIPS["django"], **SKIPS["django-objects"]}})
 _skip(GodistCacheCopyTests, SKIPS["django"])
-'''
+"""
 
 _DJANGO_RUNNER = """
 import json, os, sys, unittest
@@ -207,6 +209,24 @@ class _Unreachable(Exception):
     pass
 
 
+class _Mismatch(Exception):
+    pass
+
+
+def _check_installed(requirement: str) -> None:
+    """Refuse to run the tests of the pinned release against an installed release of another series."""
+    from importlib import metadata
+
+    name, version = requirement.split("==")
+    series = ".".join(version.split(".")[:2]) + "."
+    try:
+        installed = metadata.version(name)
+    except metadata.PackageNotFoundError:
+        raise _Mismatch(f"{name} is not installed: pip install '.[test]'") from None
+    if not installed.startswith(series):
+        raise _Mismatch(f"the tests are {requirement}'s, but {name} {installed} is installed: pip install '.[test]'")
+
+
 def _extract(sdist: Path, members: dict[str, str], into: Path) -> None:
     """Copy sdist members (paths under its top directory) to paths under into."""
     with tarfile.open(sdist) as tar:
@@ -227,6 +247,7 @@ def _env(work: Path) -> dict[str, str]:
 
 
 def run_django(work: Path, verbosity: int) -> dict[str, dict[str, int]]:
+    _check_installed(DJANGO)
     _extract(_sdist(DJANGO), {f"tests/cache/{name}": f"cache/{name}" for name in _DJANGO_FILES}, work)
     (work / "gdc_settings.py").write_text(_DJANGO_SETTINGS)
     (work / "godistcache_django_tests.py").write_text(_DJANGO_TESTS.format(skips=SKIPS))
@@ -236,13 +257,15 @@ def run_django(work: Path, verbosity: int) -> dict[str, dict[str, int]]:
     )
     sys.stderr.write(proc.stderr)
     lines = proc.stdout.strip().splitlines()
-    if not lines:
-        raise RuntimeError(f"Django's run printed no counts (exit {proc.returncode})")
-    counts: dict[str, dict[str, int]] = json.loads(lines[-1])
+    try:
+        counts: dict[str, dict[str, int]] = json.loads(lines[-1])
+    except (IndexError, ValueError):
+        raise RuntimeError(f"Django's run printed no counts (exit {proc.returncode}):\n{proc.stdout[-3000:]}") from None
     return counts
 
 
 def run_flask(work: Path, verbosity: int) -> dict[str, dict[str, int]]:
+    _check_installed(FLASK_CACHING)
     _extract(_sdist(FLASK_CACHING), {"tests/test_backend_cache.py": "flask/test_backend_cache.py"}, work)
     (work / "flask" / "conftest.py").write_text(_FLASK_CONFTEST)
     (work / "flask" / "test_godistcache_flask.py").write_text(_FLASK_TESTS)
@@ -258,8 +281,6 @@ def run_flask(work: Path, verbosity: int) -> dict[str, dict[str, int]]:
         text=True,
     )
     sys.stderr.write(proc.stdout[-5000:] + proc.stderr[-2000:])
-    import xml.etree.ElementTree as ElementTree
-
     counts: dict[str, dict[str, int]] = {}
     for case in ElementTree.parse(report).iter("testcase"):
         suite = "flask-copy" if case.get("classname", "").endswith("TestGodistCacheCopy") else "flask-objects"
@@ -272,11 +293,20 @@ def run_flask(work: Path, verbosity: int) -> dict[str, dict[str, int]]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--json", action="store_true", help="print the counts as JSON on the last line")
+    parser.add_argument("--only", choices=["django", "flask"], help="run one framework's tests")
     parser.add_argument("-v", "--verbose", action="store_true", help="list every test")
     args = parser.parse_args()
+    verbosity = 2 if args.verbose else 1
     work = Path(tempfile.mkdtemp(prefix="godistcache-framework-tests-"))
+    counts: dict[str, dict[str, int]] = {}
     try:
-        counts = {**run_django(work, 2 if args.verbose else 1), **run_flask(work, 2 if args.verbose else 1)}
+        if args.only in (None, "django"):
+            counts.update(run_django(work, verbosity))
+        if args.only in (None, "flask"):
+            counts.update(run_flask(work, verbosity))
+    except _Mismatch as exc:
+        print(exc, file=sys.stderr)
+        return 2
     except _Unreachable as exc:
         print(exc, file=sys.stderr)
         return 3

@@ -30,7 +30,7 @@ __all__ = ["GodistCache"]
 _MISSING = object()
 
 
-class GodistCache(BaseCache):  # type: ignore[misc]
+class GodistCache(BaseCache):  # type: ignore[misc,unused-ignore]  # BaseCache is Any without flask_caching
     """Flask-Caching's (cachelib's) cache API over a :class:`godistcache.Cache` of its own.
 
     Args:
