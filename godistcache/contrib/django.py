@@ -37,8 +37,9 @@ import pickle
 import threading
 from typing import Any, Optional
 
-from django.core.cache.backends.base import DEFAULT_TIMEOUT, BaseCache
-from django.core.exceptions import ImproperlyConfigured
+# Django has no type information (django-stubs is a mypy plugin needing settings): its names are Any here.
+from django.core.cache.backends.base import DEFAULT_TIMEOUT, BaseCache  # type: ignore[import-untyped,import-not-found,unused-ignore]
+from django.core.exceptions import ImproperlyConfigured  # type: ignore[import-untyped,import-not-found,unused-ignore]
 
 from ..cache import Cache
 from ._timeouts import NEVER, seconds_to_ttl

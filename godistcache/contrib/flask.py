@@ -19,8 +19,8 @@ import pickle
 import threading
 from typing import Any, Optional
 
-from flask import Flask
-from flask_caching.backends.base import BaseCache
+from flask import Flask  # type: ignore[import-not-found,unused-ignore]
+from flask_caching.backends.base import BaseCache  # type: ignore[import-not-found,unused-ignore]
 
 from ..cache import Cache
 from ._timeouts import NEVER, seconds_to_ttl
