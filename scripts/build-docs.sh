@@ -19,6 +19,12 @@ for f in "$root"/godistcache/[a-z]*.py; do
     name="$(basename "$f" .py)"
     modules+=("godistcache.$name")
 done
+# The framework backends, where their framework is installed (the docs extra alone has neither).
+for name in django flask; do
+    if "$PYTHON" -c "import godistcache.contrib.$name" 2>/dev/null; then
+        modules+=("godistcache.contrib.$name")
+    fi
+done
 
 mkdir -p "$out"
 out="$(cd "$out" && pwd)"
