@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import copy as _copy
 import functools
 import inspect
 import itertools
@@ -35,13 +36,18 @@ import threading
 from collections.abc import Awaitable, Hashable
 from typing import Any, Callable, Optional, TypeVar, Union, overload
 
-__all__ = ["MemoMethods"]
+from ._memo_info import CacheInfo, MemoEntries
+
+__all__ = ["CacheInfo", "MemoMethods"]
 
 T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., Any])
 
 _MISSING: Any = object()
 _global_lock = threading.Lock()
+_deepcopy = _copy.deepcopy
+#: The head of a memoize key not yet resolved: nothing is ever stored under a key starting with it.
+_UNRESOLVED: Any = object()
 
 
 class _Flight:
@@ -209,6 +215,21 @@ def _unhashable(func: Callable[..., Any], key: Any, custom: bool, exc: TypeError
     return exc
 
 
+def _finish(
+    wrapper: Callable[..., Any],
+    func: Callable[..., Any],
+    entries: MemoEntries,
+    parameters: Callable[[], dict[str, Any]],
+) -> Callable[..., Any]:
+    """Give wrapper ``functools.lru_cache``'s introspection: cache_info, cache_clear, cache_parameters."""
+    # functools.wraps has already copied func's metadata and set __wrapped__.
+    w: Any = wrapper
+    w.cache_info = entries.info
+    w.cache_clear = entries.clear
+    w.cache_parameters = parameters
+    return wrapper
+
+
 class MemoMethods:
     """``get_or_set`` and ``memoize``, for a cache class with a ``_flights`` slot."""
 
@@ -361,6 +382,7 @@ class MemoMethods:
         key: Optional[Callable[..., Hashable]] = None,
         namespace: Optional[Hashable] = None,
         typed: bool = False,
+        copy: bool = False,
     ) -> F: ...
 
     @overload
@@ -372,6 +394,7 @@ class MemoMethods:
         key: Optional[Callable[..., Hashable]] = None,
         namespace: Optional[Hashable] = None,
         typed: bool = False,
+        copy: bool = False,
     ) -> Callable[[F], F]: ...
 
     def memoize(
@@ -382,6 +405,7 @@ class MemoMethods:
         key: Optional[Callable[..., Hashable]] = None,
         namespace: Optional[Hashable] = None,
         typed: bool = False,
+        copy: bool = False,
     ) -> Union[F, Callable[[F], F]]:
         """Decorate a function (or an ``async def`` one) so that its results are cached.
 
@@ -411,6 +435,16 @@ class MemoMethods:
             typed: as in ``functools.lru_cache``: when True, arguments of
                 different types are cached apart (``f(1)``, ``f(1.0)`` and
                 ``f(True)``); when False (the default) they share one entry.
+            copy: when True, a hit returns a deep copy of the cached result
+                and a miss stores a deep copy of it, so a caller that mutates
+                its result never changes the cache (``copy.deepcopy``).
+
+        Returns:
+            The wrapper, with ``functools.lru_cache``'s introspection:
+            ``cache_info()`` (hits, misses, maxsize: the cache's ``max_size``,
+            currsize: this function's live entries), ``cache_clear()`` (removes
+            this function's entries only, and resets its counters),
+            ``cache_parameters()`` and ``__wrapped__``.
 
         Raises:
             TypeError: key= given with namespace= or typed=True, or a
@@ -430,19 +464,28 @@ class MemoMethods:
         cache: Any = self
         get = cache.get
 
+        def parameters() -> dict[str, Any]:
+            return {"maxsize": cache.max_size, "typed": typed, "ttl": ttl, "namespace": namespace, "copy": copy}
+
         def decorate(func: F) -> F:
             make_key = key
+            entries = MemoEntries(cache, shared=make_key is not None or namespace is not None)
+            hits = entries.hits
+            misses = entries.misses
             head: tuple[Any, ...] = ()  # the plain key's first two items, found on the first call
+            fast: tuple[Any, ...] = (_UNRESOLVED,)  # head, once resolved, when plain calls use it as is
             parts: tuple[Any, ...] = ()
 
             def resolve() -> None:
                 # On the first call, not at decoration: the decorated function's name is bound only after.
-                nonlocal head, parts
+                nonlocal head, fast, parts
                 with _global_lock:
                     if not head:
                         parts = _key_parts(func, namespace)
                         first, qualname, token = parts
                         head = (first, qualname) if token is None else _full_key(parts, (), {}, False)
+                        if make_key is None and not typed:
+                            fast = head
 
             def key_of(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
                 if make_key is not None:
@@ -453,7 +496,32 @@ class MemoMethods:
                     return _full_key(parts, args, kwargs, typed)
                 return head + args
 
+            def unhashable(k: Any, exc: TypeError) -> TypeError:
+                return _unhashable(func, k, make_key is not None, exc)
+
+            def factory(args: tuple[Any, ...], kwargs: dict[str, Any], made: list[Any]) -> Callable[[], Any]:
+                def compute() -> Any:
+                    value = func(*args, **kwargs)
+                    if copy:
+                        value = _deepcopy(value)
+                    made.append(value)
+                    return value
+
+                return compute
+
             if inspect.iscoroutinefunction(func):
+
+                def async_factory(
+                    args: tuple[Any, ...], kwargs: dict[str, Any], made: list[Any]
+                ) -> Callable[[], Awaitable[Any]]:
+                    async def compute() -> Any:
+                        value = await func(*args, **kwargs)
+                        if copy:
+                            value = _deepcopy(value)
+                        made.append(value)
+                        return value
+
+                    return compute
 
                 @functools.wraps(func)
                 async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -461,31 +529,69 @@ class MemoMethods:
                     try:
                         value = get(k, _MISSING)
                     except TypeError as exc:
-                        raise _unhashable(func, k, make_key is not None, exc) from None
+                        raise unhashable(k, exc) from None
                     if value is not _MISSING:
-                        return value
-                    return await self.aget_or_set(k, lambda: func(*args, **kwargs), ttl)
+                        next(hits)
+                        return _deepcopy(value) if copy else value
+                    next(misses)
+                    made: list[Any] = []
+                    value = await self.aget_or_set(k, async_factory(args, kwargs, made), ttl)
+                    if made:  # this call computed and stored it
+                        entries.stored(k, value)
+                    return _deepcopy(value) if copy else value
 
-                return async_wrapper  # type: ignore[return-value]
+                return _finish(async_wrapper, func, entries, parameters)  # type: ignore[return-value]
+
+            def miss(k: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+                if k is _UNRESOLVED:
+                    k = key_of(args, kwargs)
+                    try:
+                        value = get(k, _MISSING)
+                    except TypeError as exc:
+                        raise unhashable(k, exc) from None
+                    if value is not _MISSING:
+                        next(hits)
+                        return _deepcopy(value) if copy else value
+                next(misses)
+                made: list[Any] = []
+                value = self.get_or_set(k, factory(args, kwargs, made), ttl)
+                if made:  # this call computed and stored it (a waiter gets the leader's value)
+                    entries.stored(k, value)
+                return _deepcopy(value) if copy else value
+
+            if make_key is not None or typed:
+
+                @functools.wraps(func)
+                def keyed_wrapper(*args: Any, **kwargs: Any) -> Any:
+                    k = key_of(args, kwargs)
+                    try:
+                        value = get(k, _MISSING)
+                    except TypeError as exc:
+                        raise unhashable(k, exc) from None
+                    if value is not _MISSING:
+                        next(hits)
+                        return _deepcopy(value) if copy else value
+                    return miss(k, args, kwargs)
+
+                return _finish(keyed_wrapper, func, entries, parameters)  # type: ignore[return-value]
 
             @functools.wraps(func)
             def wrapper(*args: Any, **kwargs: Any) -> Any:
-                # key_of inlined: the hit path is a tuple, one lookup and a compare.
-                if make_key is not None:
-                    k = make_key(*args, **kwargs)
-                else:
-                    if not head:
-                        resolve()
-                    k = _full_key(parts, args, kwargs, typed) if kwargs or typed else head + args
+                # The hit path of a plain call: a tuple, one lookup, a compare and a counter. Until the
+                # first call has resolved the key's head, fast + args is a key nothing is stored under.
+                if kwargs:
+                    return miss(_UNRESOLVED, args, kwargs)
+                k = fast + args
                 try:
                     value = get(k, _MISSING)
                 except TypeError as exc:
-                    raise _unhashable(func, k, make_key is not None, exc) from None
+                    raise unhashable(k, exc) from None
                 if value is not _MISSING:
-                    return value
-                return self.get_or_set(k, lambda: func(*args, **kwargs), ttl)
+                    next(hits)
+                    return _deepcopy(value) if copy else value
+                return miss(_UNRESOLVED if k[0] is _UNRESOLVED else k, args, kwargs)
 
-            return wrapper  # type: ignore[return-value]
+            return _finish(wrapper, func, entries, parameters)  # type: ignore[return-value]
 
         if fn is not None:
             return decorate(fn)
