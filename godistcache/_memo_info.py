@@ -81,8 +81,9 @@ class MemoEntries:
     def info(self) -> CacheInfo:
         """The counters, the cache's max_size and the number of this function's live entries."""
         with self._lock:
-            self._prune()
-            currsize = len(self._keys)
+            currsize = sum(map(self._cache.__contains__, self._keys))
+            if 2 * currsize < len(self._keys):  # mostly dead: prune now rather than at the next doubling
+                self._prune()
             hits, misses = self._base
         return CacheInfo(_count_of(self.hits) - hits, _count_of(self.misses) - misses, self._cache.max_size, currsize)
 

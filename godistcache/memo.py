@@ -184,17 +184,41 @@ def _type_tag(cls: type) -> Hashable:
     return f"{cls.__module__}.{qualname}"
 
 
+class _TypeTags(dict[type, Hashable]):
+    """type -> its tag, built once per named class: a typed call looks its tags up in C."""
+
+    __slots__ = ()
+
+    def __missing__(self, cls: type) -> Hashable:
+        tag = _type_tag(cls)
+        if tag is not cls and len(self) < _MAX_TYPE_TAGS:  # a local class is its own tag: never kept alive here
+            self[cls] = tag
+        return tag
+
+
+_MAX_TYPE_TAGS = 4096
+_type_tags = _TypeTags()
+_tag_of = _type_tags.__getitem__
+
+
 def _full_key(parts: tuple[Any, ...], args: tuple[Any, ...], kwargs: dict[str, Any], typed: bool) -> tuple[Any, ...]:
     """The key of a call with keyword arguments, a typed call, or a call of an unstable function.
 
     Its second item is a tuple, so it never equals a plain key, whose second item is a str or None.
     """
     first, qualname, token = parts
-    items = tuple(sorted(kwargs.items())) if kwargs else ()
+    if not kwargs:
+        items: tuple[tuple[str, Any], ...] = ()
+    elif len(kwargs) == 1:
+        items = tuple(kwargs.items())
+    else:
+        items = tuple(sorted(kwargs.items()))
     types: tuple[Hashable, ...] = ()
     if typed:
-        types = tuple(_type_tag(type(a)) for a in args) + tuple(_type_tag(type(v)) for _, v in items)
-    return (first, (qualname, token, items, types), *args)
+        types = tuple(map(_tag_of, map(type, args)))
+        if items:
+            types += tuple(map(_tag_of, map(type, [v for _, v in items])))
+    return (first, (qualname, token, items, types)) + args
 
 
 def _name_of(func: Callable[..., Any]) -> str:
@@ -579,9 +603,7 @@ class MemoMethods:
             def wrapper(*args: Any, **kwargs: Any) -> Any:
                 # The hit path of a plain call: a tuple, one lookup, a compare and a counter. Until the
                 # first call has resolved the key's head, fast + args is a key nothing is stored under.
-                if kwargs:
-                    return miss(_UNRESOLVED, args, kwargs)
-                k = fast + args
+                k = key_of(args, kwargs) if kwargs else fast + args
                 try:
                     value = get(k, _MISSING)
                 except TypeError as exc:
