@@ -22,9 +22,53 @@ from __future__ import annotations
 
 import itertools
 import threading
-from typing import Any, NamedTuple, Optional
+from typing import TYPE_CHECKING, Any, NamedTuple, Optional
 
 __all__ = ["CacheInfo", "MemoEntries"]
+
+if TYPE_CHECKING:  # ParamSpec and Self came in Python 3.10 and 3.11; type checkers ship typing_extensions
+    from typing import Callable, Protocol, TypeVar, overload
+
+    from typing_extensions import ParamSpec, Self
+
+    P = ParamSpec("P")
+    R = TypeVar("R", covariant=True)
+
+    class Memoized(Protocol[P, R]):
+        """The type of a memoized function, for type checkers: its signature and lru_cache's introspection.
+
+        At run time the wrapper is a plain function (``functools.wraps`` of the
+        original) carrying these attributes; this class only describes it.
+        """
+
+        @property
+        def __wrapped__(self) -> Callable[P, R]: ...
+
+        def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R: ...
+
+        @overload
+        def __get__(self, instance: None, owner: Optional[type] = None) -> Self: ...
+        @overload
+        def __get__(self, instance: object, owner: Optional[type] = None) -> BoundMemoized[R]: ...
+        def __get__(self, instance: object, owner: Optional[type] = None) -> Any: ...
+
+        def cache_info(self) -> CacheInfo: ...
+
+        def cache_clear(self) -> None: ...
+
+        def cache_parameters(self) -> dict[str, Any]: ...
+
+    class BoundMemoized(Protocol[R]):
+        """A memoized method read from an instance: a bound method, whose attributes are the function's."""
+
+        def __call__(self, *args: Any, **kwargs: Any) -> R: ...
+
+        def cache_info(self) -> CacheInfo: ...
+
+        def cache_clear(self) -> None: ...
+
+        def cache_parameters(self) -> dict[str, Any]: ...
+
 
 #: The registry is pruned no earlier than at this many keys.
 _MIN_PRUNE = 256

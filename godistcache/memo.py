@@ -34,9 +34,15 @@ import os
 import sys
 import threading
 from collections.abc import Awaitable, Hashable
-from typing import Any, Callable, Optional, TypeVar, Union, overload
+from typing import TYPE_CHECKING, Any, Callable, Optional, TypeVar, overload
 
 from ._memo_info import CacheInfo, MemoEntries
+
+if TYPE_CHECKING:
+    # For annotations (under TYPE_CHECKING): the type of a memoized function, and of one read from an instance.
+    from ._memo_info import BoundMemoized as BoundMemoized
+    from ._memo_info import Memoized as Memoized
+    from ._memo_info import P, R
 
 __all__ = ["CacheInfo", "MemoMethods"]
 
@@ -400,14 +406,14 @@ class MemoMethods:
     @overload
     def memoize(
         self,
-        fn: F,
+        fn: Callable[P, R],
         *,
         ttl: Any = None,
         key: Optional[Callable[..., Hashable]] = None,
         namespace: Optional[Hashable] = None,
         typed: bool = False,
         copy: bool = False,
-    ) -> F: ...
+    ) -> Memoized[P, R]: ...
 
     @overload
     def memoize(
@@ -419,18 +425,18 @@ class MemoMethods:
         namespace: Optional[Hashable] = None,
         typed: bool = False,
         copy: bool = False,
-    ) -> Callable[[F], F]: ...
+    ) -> Callable[[Callable[P, R]], Memoized[P, R]]: ...
 
     def memoize(
         self,
-        fn: Optional[F] = None,
+        fn: Optional[Callable[..., Any]] = None,
         *,
         ttl: Any = None,
         key: Optional[Callable[..., Hashable]] = None,
         namespace: Optional[Hashable] = None,
         typed: bool = False,
         copy: bool = False,
-    ) -> Union[F, Callable[[F], F]]:
+    ) -> Any:
         """Decorate a function (or an ``async def`` one) so that its results are cached.
 
         Use as ``@cache.memoize`` or ``@cache.memoize(ttl=60, key=...)``.
