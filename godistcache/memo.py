@@ -20,6 +20,10 @@ keeps the key ``(module, qualname, *args)``, the same in every process, so
 snapshots and synced entries hit; any other function (a lambda, a closure, a
 nested or redefined function, a partial) gets a token of its own, unique
 across processes, so two functions never share entries by accident.
+
+A memoized function has ``functools.lru_cache``'s ``cache_info()``,
+``cache_clear()`` and ``cache_parameters()``, about its own entries: the
+bookkeeping behind them is in ``_memo_info``.
 """
 
 from __future__ import annotations
