@@ -207,6 +207,8 @@ class _TypeTags(dict[type, Hashable]):
 
 
 _MAX_TYPE_TAGS = 4096
+#: Per typed memoized function: how many tuples of argument types keep their key head.
+_MAX_TYPED_HEADS = 256
 _type_tags = _TypeTags()
 _tag_of = _type_tags.__getitem__
 
@@ -521,13 +523,29 @@ class MemoMethods:
                         if make_key is None and not typed:
                             fast = head
 
+            # Typed calls without keyword arguments: the key's head for each tuple of argument types, built
+            # once by _full_key. Bounded, since each holds its types (a local class stays alive while kept).
+            typed_heads: dict[tuple[type, ...], tuple[Any, ...]] = {}
+
             def key_of(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
                 if make_key is not None:
                     return make_key(*args, **kwargs)
                 if not head:
                     resolve()
-                if kwargs or typed:
-                    return _full_key(parts, args, kwargs, typed)
+                if typed:
+                    if kwargs:
+                        return _full_key(parts, args, kwargs, True)
+                    types = tuple([type(a) for a in args])
+                    typed_head = typed_heads.get(types)
+                    if typed_head is None:
+                        typed_head = _full_key(parts, args, {}, True)[:2]
+                        if len(typed_heads) < _MAX_TYPED_HEADS:
+                            typed_heads[types] = typed_head
+                    return typed_head + args
+                if kwargs:
+                    first, qualname, token = parts
+                    items = tuple(kwargs.items()) if len(kwargs) == 1 else tuple(sorted(kwargs.items()))
+                    return (first, (qualname, token, items, ())) + args
                 return head + args
 
             def unhashable(k: Any, exc: TypeError) -> TypeError:

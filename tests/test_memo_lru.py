@@ -430,3 +430,27 @@ def test_async_memoize_has_lru_introspection(cache: Any) -> None:
     fetch.cache_clear()
     assert fetch.cache_info() == (0, 0, None, 0)
     assert len(cache) == 1 and other.cache_info() == (0, 1, None, 1)
+
+
+def test_key_shapes_are_kept(cache: Any) -> None:
+    # The hit path builds keys without _full_key; they must stay the shapes that snapshots and other processes hold.
+    plain = cache.memoize(namespace="ns")(lambda *a, **k: 0)
+    typed = cache.memoize(namespace="nt", typed=True)(lambda *a, **k: 0)
+    plain(1, "x")
+    plain(1, b=2, a=1)
+    plain(2, a=1)
+    typed(1, 2.0)
+    typed(1)
+    typed(True)
+    typed(1, b=2.0)
+    assert set(cache.keys()) == {
+        ("ns", None, 1, "x"),
+        ("ns", (None, None, (("a", 1), ("b", 2)), ()), 1),
+        ("ns", (None, None, (("a", 1),), ()), 2),
+        ("nt", (None, None, (), ("builtins.int", "builtins.float")), 1, 2.0),
+        ("nt", (None, None, (), ("builtins.int",)), 1),
+        ("nt", (None, None, (), ("builtins.bool",)), True),
+        ("nt", (None, None, (("b", 2.0),), ("builtins.int", "builtins.float")), 1),
+    }
+    assert typed(1) == 0 and typed(True) == 0 and typed(1, 2.0) == 0
+    assert typed.cache_info() == (3, 4, None, 4)
