@@ -454,3 +454,22 @@ def test_key_shapes_are_kept(cache: Any) -> None:
     }
     assert typed(1) == 0 and typed(True) == 0 and typed(1, 2.0) == 0
     assert typed.cache_info() == (3, 4, None, 4)
+
+
+def test_overhead_benchmark_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "benchmarks" / "memo_overhead.py"
+    if not path.exists():
+        pytest.skip("benchmarks/ is not part of this checkout (an sdist)")
+    spec = importlib.util.spec_from_file_location("memo_overhead", path)
+    assert spec is not None and spec.loader is not None
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    assert bench.main(["--rounds", "2", "--number", "50"]) == 0
+    out = capsys.readouterr().out
+    for case in bench.CASES:
+        assert case in out
+    ns = bench.measure(*bench.CASES["f(x), int arg"], rounds=1, number=10)
+    assert set(ns) == {"memoize", "lru_cache(None)", "lru_cache(128)", "floor"} and all(v > 0 for v in ns.values())
