@@ -15,11 +15,12 @@ a caller whose wait would close a cycle (its own key, or a key whose owner
 waits, directly or through others, for a key this caller is computing, in
 any cache) computes the value itself instead of waiting.
 
-``memoize`` keys: a function reachable under its module and qualified name
-keeps the key ``(module, qualname, *args)``, the same in every process, so
-snapshots and synced entries hit; any other function (a lambda, a closure, a
-nested or redefined function, a partial) gets a token of its own, unique
-across processes, so two functions never share entries by accident.
+``memoize`` keys (in ``_memo_keys``): a function reachable under its module
+and qualified name keeps the key ``(module, qualname, *args)``, the same in
+every process, so snapshots and synced entries hit; any other function (a
+lambda, a closure, a nested or redefined function, a partial) gets a token of
+its own, unique across processes, so two functions never share entries by
+accident.
 
 A memoized function has ``functools.lru_cache``'s ``cache_info()``,
 ``cache_clear()`` and ``cache_parameters()``, about its own entries: the
@@ -33,14 +34,12 @@ import contextvars
 import copy as _copy
 import functools
 import inspect
-import itertools
-import os
-import sys
 import threading
 from collections.abc import Awaitable, Hashable
 from typing import TYPE_CHECKING, Any, Callable, Optional, TypeVar, overload
 
 from ._memo_info import CacheInfo, MemoEntries
+from ._memo_keys import MAX_TYPED_HEADS, full_key, key_parts, unhashable_error
 
 if TYPE_CHECKING:
     # For annotations (under TYPE_CHECKING): the type of a memoized function, and of one read from an instance.
@@ -122,133 +121,6 @@ def _task_wait_closes_cycle(task: asyncio.Task[Any], me: asyncio.Task[Any]) -> b
         seen.add(t)
         stack.extend(_task_waits.get(t, ()))
     return False
-
-
-# --- memoize keys ---
-
-_tokens = itertools.count()
-# A fresh nonce per process (and per forked child): unstable keys travel in snapshots, and a
-# counter alone would give another process's function the same token.
-_process_nonce = os.urandom(8).hex()
-
-
-def _after_fork_in_child() -> None:
-    global _process_nonce
-    _process_nonce = os.urandom(8).hex()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork_in_child)
-
-#: (module, qualname) -> the function whose entries the stable key ``(module, qualname, *args)`` holds in this
-#: process: the first one to use it. A function later defined under the same name (a redefinition, a reload)
-#: gets a token instead, so it never hits entries of the code it replaced.
-_stable_names: dict[tuple[str, str], Callable[..., Any]] = {}
-
-_MAX_WRAPPERS = 64
-
-
-def _is_reachable(func: Callable[..., Any], module: str, qualname: str) -> bool:
-    """Whether ``module.qualname`` names func, directly or through decorators that set ``__wrapped__``."""
-    obj: Any = sys.modules.get(module)
-    if obj is None:
-        return False
-    try:
-        for part in qualname.split("."):
-            obj = inspect.getattr_static(obj, part)  # static: no property or module __getattr__ runs
-        for _ in range(_MAX_WRAPPERS):
-            if obj is func:
-                return True
-            if isinstance(obj, (classmethod, staticmethod)):
-                obj = obj.__func__
-            else:
-                obj = inspect.getattr_static(obj, "__wrapped__")
-    except AttributeError:
-        return False
-    return False
-
-
-def _key_parts(func: Callable[..., Any], namespace: Optional[Hashable]) -> tuple[Any, Optional[str], Optional[str]]:
-    """The family of func's entries: (namespace or module, qualname or None, token or None).
-
-    Call with _global_lock held (it claims stable names).
-    """
-    if namespace is not None:
-        return namespace, None, None
-    module = getattr(func, "__module__", None)
-    qualname = getattr(func, "__qualname__", None)
-    if isinstance(module, str) and isinstance(qualname, str):
-        if "<" not in qualname and _is_reachable(func, module, qualname):
-            if _stable_names.setdefault((module, qualname), func) is func:
-                return module, qualname, None
-    else:
-        module = module if isinstance(module, str) else None
-        qualname = type(func).__qualname__
-    return module, qualname, f"{_process_nonce}:{next(_tokens)}"
-
-
-def _type_tag(cls: type) -> Hashable:
-    qualname = cls.__qualname__
-    if "<" in qualname:
-        return cls  # a local class has no name that tells it apart; it is unstable anyway
-    return f"{cls.__module__}.{qualname}"
-
-
-class _TypeTags(dict[type, Hashable]):
-    """type -> its tag, built once per named class: a typed call looks its tags up in C."""
-
-    __slots__ = ()
-
-    def __missing__(self, cls: type) -> Hashable:
-        tag = _type_tag(cls)
-        if tag is not cls and len(self) < _MAX_TYPE_TAGS:  # a local class is its own tag: never kept alive here
-            self[cls] = tag
-        return tag
-
-
-_MAX_TYPE_TAGS = 4096
-#: Per typed memoized function: how many tuples of argument types keep their key head.
-_MAX_TYPED_HEADS = 256
-_type_tags = _TypeTags()
-_tag_of = _type_tags.__getitem__
-
-
-def _full_key(parts: tuple[Any, ...], args: tuple[Any, ...], kwargs: dict[str, Any], typed: bool) -> tuple[Any, ...]:
-    """The key of a call with keyword arguments, a typed call, or a call of an unstable function.
-
-    Its second item is a tuple, so it never equals a plain key, whose second item is a str or None.
-    """
-    first, qualname, token = parts
-    if not kwargs:
-        items: tuple[tuple[str, Any], ...] = ()
-    elif len(kwargs) == 1:
-        items = tuple(kwargs.items())
-    else:
-        items = tuple(sorted(kwargs.items()))
-    types: tuple[Hashable, ...] = ()
-    if typed:
-        types = tuple(map(_tag_of, map(type, args)))
-        if items:
-            types += tuple(map(_tag_of, map(type, [v for _, v in items])))
-    return (first, (qualname, token, items, types)) + args
-
-
-def _name_of(func: Callable[..., Any]) -> str:
-    name = getattr(func, "__qualname__", None)
-    return name if isinstance(name, str) else type(func).__qualname__
-
-
-def _unhashable(func: Callable[..., Any], key: Any, custom: bool, exc: TypeError) -> TypeError:
-    """A clear TypeError when key is not hashable, else exc itself (raised by a key's ``__eq__``)."""
-    try:
-        hash(key)
-    except TypeError as why:
-        if custom:
-            return TypeError(f"memoize: key= of {_name_of(func)} must return a hashable key, got {why}")
-        return TypeError(
-            f"memoize: the arguments of {_name_of(func)} are not hashable ({why}); pass key=... to build a key"
-        )
-    return exc
 
 
 def _finish(
@@ -517,14 +389,14 @@ class MemoMethods:
                 nonlocal head, fast, parts
                 with _global_lock:
                     if not head:
-                        parts = _key_parts(func, namespace)
+                        parts = key_parts(func, namespace)
                         first, qualname, token = parts
-                        head = (first, qualname) if token is None else _full_key(parts, (), {}, False)
+                        head = (first, qualname) if token is None else full_key(parts, (), {}, False)
                         if make_key is None and not typed:
                             fast = head
 
             # Typed calls without keyword arguments: the key's head for each tuple of argument types, built
-            # once by _full_key. Bounded, since each holds its types (a local class stays alive while kept).
+            # once by full_key. Bounded, since each holds its types (a local class stays alive while kept).
             typed_heads: dict[tuple[type, ...], tuple[Any, ...]] = {}
 
             def key_of(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
@@ -534,12 +406,12 @@ class MemoMethods:
                     resolve()
                 if typed:
                     if kwargs:
-                        return _full_key(parts, args, kwargs, True)
+                        return full_key(parts, args, kwargs, True)
                     types = tuple([type(a) for a in args])
                     typed_head = typed_heads.get(types)
                     if typed_head is None:
-                        typed_head = _full_key(parts, args, {}, True)[:2]
-                        if len(typed_heads) < _MAX_TYPED_HEADS:
+                        typed_head = full_key(parts, args, {}, True)[:2]
+                        if len(typed_heads) < MAX_TYPED_HEADS:
                             typed_heads[types] = typed_head
                     return typed_head + args
                 if kwargs:
@@ -549,7 +421,7 @@ class MemoMethods:
                 return head + args
 
             def unhashable(k: Any, exc: TypeError) -> TypeError:
-                return _unhashable(func, k, make_key is not None, exc)
+                return unhashable_error(func, k, make_key is not None, exc)
 
             def factory(args: tuple[Any, ...], kwargs: dict[str, Any], made: list[Any]) -> Callable[[], Any]:
                 def compute() -> Any:
