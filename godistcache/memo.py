@@ -15,33 +15,48 @@ a caller whose wait would close a cycle (its own key, or a key whose owner
 waits, directly or through others, for a key this caller is computing, in
 any cache) computes the value itself instead of waiting.
 
-``memoize`` keys: a function reachable under its module and qualified name
-keeps the key ``(module, qualname, *args)``, the same in every process, so
-snapshots and synced entries hit; any other function (a lambda, a closure, a
-nested or redefined function, a partial) gets a token of its own, unique
-across processes, so two functions never share entries by accident.
+``memoize`` keys (in ``_memo_keys``): a function reachable under its module
+and qualified name keeps the key ``(module, qualname, *args)``, the same in
+every process, so snapshots and synced entries hit; any other function (a
+lambda, a closure, a nested or redefined function, a partial) gets a token of
+its own, unique across processes, so two functions never share entries by
+accident.
+
+A memoized function has ``functools.lru_cache``'s ``cache_info()``,
+``cache_clear()`` and ``cache_parameters()``, about its own entries: the
+bookkeeping behind them is in ``_memo_info``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextvars
+import copy as _copy
 import functools
 import inspect
-import itertools
-import os
-import sys
 import threading
 from collections.abc import Awaitable, Hashable
-from typing import Any, Callable, Optional, TypeVar, Union, overload
+from typing import TYPE_CHECKING, Any, Callable, Optional, TypeVar, overload
 
-__all__ = ["MemoMethods"]
+from ._memo_info import CacheInfo, MemoEntries
+from ._memo_keys import MAX_TYPED_HEADS, full_key, key_parts, unhashable_error
+
+if TYPE_CHECKING:
+    # For annotations (under TYPE_CHECKING): the type of a memoized function, and of one read from an instance.
+    from ._memo_info import BoundMemoized as BoundMemoized
+    from ._memo_info import Memoized as Memoized
+    from ._memo_info import P, R
+
+__all__ = ["CacheInfo", "MemoMethods"]
 
 T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., Any])
 
 _MISSING: Any = object()
 _global_lock = threading.Lock()
+_deepcopy = _copy.deepcopy
+#: The head of a memoize key not yet resolved: nothing is ever stored under a key starting with it.
+_UNRESOLVED: Any = object()
 
 
 class _Flight:
@@ -108,105 +123,19 @@ def _task_wait_closes_cycle(task: asyncio.Task[Any], me: asyncio.Task[Any]) -> b
     return False
 
 
-# --- memoize keys ---
-
-_tokens = itertools.count()
-# A fresh nonce per process (and per forked child): unstable keys travel in snapshots, and a
-# counter alone would give another process's function the same token.
-_process_nonce = os.urandom(8).hex()
-
-
-def _after_fork_in_child() -> None:
-    global _process_nonce
-    _process_nonce = os.urandom(8).hex()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork_in_child)
-
-#: (module, qualname) -> the function whose entries the stable key ``(module, qualname, *args)`` holds in this
-#: process: the first one to use it. A function later defined under the same name (a redefinition, a reload)
-#: gets a token instead, so it never hits entries of the code it replaced.
-_stable_names: dict[tuple[str, str], Callable[..., Any]] = {}
-
-_MAX_WRAPPERS = 64
-
-
-def _is_reachable(func: Callable[..., Any], module: str, qualname: str) -> bool:
-    """Whether ``module.qualname`` names func, directly or through decorators that set ``__wrapped__``."""
-    obj: Any = sys.modules.get(module)
-    if obj is None:
-        return False
-    try:
-        for part in qualname.split("."):
-            obj = inspect.getattr_static(obj, part)  # static: no property or module __getattr__ runs
-        for _ in range(_MAX_WRAPPERS):
-            if obj is func:
-                return True
-            if isinstance(obj, (classmethod, staticmethod)):
-                obj = obj.__func__
-            else:
-                obj = inspect.getattr_static(obj, "__wrapped__")
-    except AttributeError:
-        return False
-    return False
-
-
-def _key_parts(func: Callable[..., Any], namespace: Optional[Hashable]) -> tuple[Any, Optional[str], Optional[str]]:
-    """The family of func's entries: (namespace or module, qualname or None, token or None).
-
-    Call with _global_lock held (it claims stable names).
-    """
-    if namespace is not None:
-        return namespace, None, None
-    module = getattr(func, "__module__", None)
-    qualname = getattr(func, "__qualname__", None)
-    if isinstance(module, str) and isinstance(qualname, str):
-        if "<" not in qualname and _is_reachable(func, module, qualname):
-            if _stable_names.setdefault((module, qualname), func) is func:
-                return module, qualname, None
-    else:
-        module = module if isinstance(module, str) else None
-        qualname = type(func).__qualname__
-    return module, qualname, f"{_process_nonce}:{next(_tokens)}"
-
-
-def _type_tag(cls: type) -> Hashable:
-    qualname = cls.__qualname__
-    if "<" in qualname:
-        return cls  # a local class has no name that tells it apart; it is unstable anyway
-    return f"{cls.__module__}.{qualname}"
-
-
-def _full_key(parts: tuple[Any, ...], args: tuple[Any, ...], kwargs: dict[str, Any], typed: bool) -> tuple[Any, ...]:
-    """The key of a call with keyword arguments, a typed call, or a call of an unstable function.
-
-    Its second item is a tuple, so it never equals a plain key, whose second item is a str or None.
-    """
-    first, qualname, token = parts
-    items = tuple(sorted(kwargs.items())) if kwargs else ()
-    types: tuple[Hashable, ...] = ()
-    if typed:
-        types = tuple(_type_tag(type(a)) for a in args) + tuple(_type_tag(type(v)) for _, v in items)
-    return (first, (qualname, token, items, types), *args)
-
-
-def _name_of(func: Callable[..., Any]) -> str:
-    name = getattr(func, "__qualname__", None)
-    return name if isinstance(name, str) else type(func).__qualname__
-
-
-def _unhashable(func: Callable[..., Any], key: Any, custom: bool, exc: TypeError) -> TypeError:
-    """A clear TypeError when key is not hashable, else exc itself (raised by a key's ``__eq__``)."""
-    try:
-        hash(key)
-    except TypeError as why:
-        if custom:
-            return TypeError(f"memoize: key= of {_name_of(func)} must return a hashable key, got {why}")
-        return TypeError(
-            f"memoize: the arguments of {_name_of(func)} are not hashable ({why}); pass key=... to build a key"
-        )
-    return exc
+def _finish(
+    wrapper: Callable[..., Any],
+    func: Callable[..., Any],
+    entries: MemoEntries,
+    parameters: Callable[[], dict[str, Any]],
+) -> Callable[..., Any]:
+    """Give wrapper ``functools.lru_cache``'s introspection: cache_info, cache_clear, cache_parameters."""
+    # functools.wraps has already copied func's metadata and set __wrapped__.
+    w: Any = wrapper
+    w.cache_info = entries.info
+    w.cache_clear = entries.clear
+    w.cache_parameters = parameters
+    return wrapper
 
 
 class MemoMethods:
@@ -355,13 +284,14 @@ class MemoMethods:
     @overload
     def memoize(
         self,
-        fn: F,
+        fn: Callable[P, R],
         *,
         ttl: Any = None,
         key: Optional[Callable[..., Hashable]] = None,
         namespace: Optional[Hashable] = None,
         typed: bool = False,
-    ) -> F: ...
+        copy: bool = False,
+    ) -> Memoized[P, R]: ...
 
     @overload
     def memoize(
@@ -372,17 +302,19 @@ class MemoMethods:
         key: Optional[Callable[..., Hashable]] = None,
         namespace: Optional[Hashable] = None,
         typed: bool = False,
-    ) -> Callable[[F], F]: ...
+        copy: bool = False,
+    ) -> Callable[[Callable[P, R]], Memoized[P, R]]: ...
 
     def memoize(
         self,
-        fn: Optional[F] = None,
+        fn: Optional[Callable[..., Any]] = None,
         *,
         ttl: Any = None,
         key: Optional[Callable[..., Hashable]] = None,
         namespace: Optional[Hashable] = None,
         typed: bool = False,
-    ) -> Union[F, Callable[[F], F]]:
+        copy: bool = False,
+    ) -> Any:
         """Decorate a function (or an ``async def`` one) so that its results are cached.
 
         Use as ``@cache.memoize`` or ``@cache.memoize(ttl=60, key=...)``.
@@ -411,6 +343,16 @@ class MemoMethods:
             typed: as in ``functools.lru_cache``: when True, arguments of
                 different types are cached apart (``f(1)``, ``f(1.0)`` and
                 ``f(True)``); when False (the default) they share one entry.
+            copy: when True, a hit returns a deep copy of the cached result
+                and a miss stores a deep copy of it, so a caller that mutates
+                its result never changes the cache (``copy.deepcopy``).
+
+        Returns:
+            The wrapper, with ``functools.lru_cache``'s introspection:
+            ``cache_info()`` (hits, misses, maxsize: the cache's ``max_size``,
+            currsize: this function's live entries), ``cache_clear()`` (removes
+            this function's entries only, and resets its counters),
+            ``cache_parameters()`` and ``__wrapped__``.
 
         Raises:
             TypeError: key= given with namespace= or typed=True, or a
@@ -430,30 +372,80 @@ class MemoMethods:
         cache: Any = self
         get = cache.get
 
+        def parameters() -> dict[str, Any]:
+            return {"maxsize": cache.max_size, "typed": typed, "ttl": ttl, "namespace": namespace, "copy": copy}
+
         def decorate(func: F) -> F:
             make_key = key
+            entries = MemoEntries(cache, shared=make_key is not None or namespace is not None)
+            hits = entries.hits
+            misses = entries.misses
             head: tuple[Any, ...] = ()  # the plain key's first two items, found on the first call
+            fast: tuple[Any, ...] = (_UNRESOLVED,)  # head, once resolved, when plain calls use it as is
             parts: tuple[Any, ...] = ()
 
             def resolve() -> None:
                 # On the first call, not at decoration: the decorated function's name is bound only after.
-                nonlocal head, parts
+                nonlocal head, fast, parts
                 with _global_lock:
                     if not head:
-                        parts = _key_parts(func, namespace)
+                        parts = key_parts(func, namespace)
                         first, qualname, token = parts
-                        head = (first, qualname) if token is None else _full_key(parts, (), {}, False)
+                        head = (first, qualname) if token is None else full_key(parts, (), {}, False)
+                        if make_key is None and not typed:
+                            fast = head
+
+            # Typed calls without keyword arguments: the key's head for each tuple of argument types, built
+            # once by full_key. Bounded, since each holds its types (a local class stays alive while kept).
+            typed_heads: dict[tuple[type, ...], tuple[Any, ...]] = {}
 
             def key_of(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
                 if make_key is not None:
                     return make_key(*args, **kwargs)
                 if not head:
                     resolve()
-                if kwargs or typed:
-                    return _full_key(parts, args, kwargs, typed)
+                if typed:
+                    if kwargs:
+                        return full_key(parts, args, kwargs, True)
+                    types = tuple([type(a) for a in args])
+                    typed_head = typed_heads.get(types)
+                    if typed_head is None:
+                        typed_head = full_key(parts, args, {}, True)[:2]
+                        if len(typed_heads) < MAX_TYPED_HEADS:
+                            typed_heads[types] = typed_head
+                    return typed_head + args
+                if kwargs:
+                    first, qualname, token = parts
+                    items = tuple(kwargs.items()) if len(kwargs) == 1 else tuple(sorted(kwargs.items()))
+                    return (first, (qualname, token, items, ())) + args
                 return head + args
 
+            def unhashable(k: Any, exc: TypeError) -> TypeError:
+                return unhashable_error(func, k, make_key is not None, exc)
+
+            def factory(args: tuple[Any, ...], kwargs: dict[str, Any], made: list[Any]) -> Callable[[], Any]:
+                def compute() -> Any:
+                    value = func(*args, **kwargs)
+                    if copy:
+                        value = _deepcopy(value)
+                    made.append(value)
+                    return value
+
+                return compute
+
             if inspect.iscoroutinefunction(func):
+
+                def async_factory(
+                    args: tuple[Any, ...], kwargs: dict[str, Any], made: list[Any]
+                ) -> Callable[[], Awaitable[Any]]:
+                    async def compute() -> Any:
+                        value = await func(*args, **kwargs)
+                        if copy:
+                            value = _deepcopy(value)
+                        made.append(value)
+                        return value
+
+                    return compute
 
                 @functools.wraps(func)
                 async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -461,31 +453,67 @@ class MemoMethods:
                     try:
                         value = get(k, _MISSING)
                     except TypeError as exc:
-                        raise _unhashable(func, k, make_key is not None, exc) from None
+                        raise unhashable(k, exc) from None
                     if value is not _MISSING:
-                        return value
-                    return await self.aget_or_set(k, lambda: func(*args, **kwargs), ttl)
+                        next(hits)
+                        return _deepcopy(value) if copy else value
+                    next(misses)
+                    made: list[Any] = []
+                    value = await self.aget_or_set(k, async_factory(args, kwargs, made), ttl)
+                    if made:  # this call computed and stored it
+                        entries.stored(k, value)
+                    return _deepcopy(value) if copy else value
 
-                return async_wrapper  # type: ignore[return-value]
+                return _finish(async_wrapper, func, entries, parameters)  # type: ignore[return-value]
+
+            def miss(k: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+                if k is _UNRESOLVED:
+                    k = key_of(args, kwargs)
+                    try:
+                        value = get(k, _MISSING)
+                    except TypeError as exc:
+                        raise unhashable(k, exc) from None
+                    if value is not _MISSING:
+                        next(hits)
+                        return _deepcopy(value) if copy else value
+                next(misses)
+                made: list[Any] = []
+                value = self.get_or_set(k, factory(args, kwargs, made), ttl)
+                if made:  # this call computed and stored it (a waiter gets the leader's value)
+                    entries.stored(k, value)
+                return _deepcopy(value) if copy else value
+
+            if make_key is not None or typed:
+
+                @functools.wraps(func)
+                def keyed_wrapper(*args: Any, **kwargs: Any) -> Any:
+                    k = key_of(args, kwargs)
+                    try:
+                        value = get(k, _MISSING)
+                    except TypeError as exc:
+                        raise unhashable(k, exc) from None
+                    if value is not _MISSING:
+                        next(hits)
+                        return _deepcopy(value) if copy else value
+                    return miss(k, args, kwargs)
+
+                return _finish(keyed_wrapper, func, entries, parameters)  # type: ignore[return-value]
 
             @functools.wraps(func)
             def wrapper(*args: Any, **kwargs: Any) -> Any:
-                # key_of inlined: the hit path is a tuple, one lookup and a compare.
-                if make_key is not None:
-                    k = make_key(*args, **kwargs)
-                else:
-                    if not head:
-                        resolve()
-                    k = _full_key(parts, args, kwargs, typed) if kwargs or typed else head + args
+                # The hit path of a plain call: a tuple, one lookup, a compare and a counter. Until the
+                # first call has resolved the key's head, fast + args is a key nothing is stored under.
+                k = key_of(args, kwargs) if kwargs else fast + args
                 try:
                     value = get(k, _MISSING)
                 except TypeError as exc:
-                    raise _unhashable(func, k, make_key is not None, exc) from None
+                    raise unhashable(k, exc) from None
                 if value is not _MISSING:
-                    return value
-                return self.get_or_set(k, lambda: func(*args, **kwargs), ttl)
+                    next(hits)
+                    return _deepcopy(value) if copy else value
+                return miss(_UNRESOLVED if k[0] is _UNRESOLVED else k, args, kwargs)
 
-            return wrapper  # type: ignore[return-value]
+            return _finish(wrapper, func, entries, parameters)  # type: ignore[return-value]
 
         if fn is not None:
             return decorate(fn)
