@@ -302,6 +302,26 @@ class Persister:
             request.error = error
             request.done.set()
 
+    def _failed(self, exc: Exception, what: str) -> tuple[None, Exception]:
+        """Count and log a failed cycle (what failed, for the log); returns (None, exc) for the thread."""
+        self.failures += 1
+        self._consecutive += 1
+        self.last_error = exc
+        logger.warning(
+            "godistcache: %s failed (%s: %s); failure %d, next try in %.1f s",
+            what,
+            type(exc).__name__,
+            exc,
+            self._consecutive,
+            self._backoff(),
+        )
+        return None, exc
+
+    def _succeeded(self) -> None:
+        """Note a cycle that worked: the backoff starts over."""
+        self._consecutive = 0
+        self.last_success = time.time()
+
     def _cycle(self) -> tuple[Any, Optional[BaseException]]:
         """Save and upload once; returns (object name, None) or (None, the error)."""
         try:
@@ -316,21 +336,9 @@ class Persister:
                     del cache  # no strong reference while uploading
                 name = self.store.upload(path)
         except Exception as exc:
-            self.failures += 1
-            self._consecutive += 1
-            self.last_error = exc
-            logger.warning(
-                "godistcache: persisting to %r failed (%s: %s); failure %d, next try in %.1f s",
-                self.store,
-                type(exc).__name__,
-                exc,
-                self._consecutive,
-                self._backoff(),
-            )
-            return None, exc
+            return self._failed(exc, f"persisting to {self.store!r}")
+        self._succeeded()
         self.uploads += 1
-        self._consecutive = 0
-        self.last_success = time.time()
         self.last_object = name
         logger.info("godistcache: persisted to %r as %s", self.store, name)
         if self.keep_days is not None:

@@ -174,22 +174,9 @@ class Syncer(Persister):
                     span, uploaded=len(report.uploaded), applied=len(report.applied), merged=report.merged
                 )
         except Exception as exc:
-            self.failures += 1
-            self._consecutive += 1
-            self.last_error = exc
-            logger.warning(
-                "godistcache: sync of %s with %r failed (%s: %s); failure %d, next try in %.1f s",
-                self.instance_id,
-                self.store,
-                type(exc).__name__,
-                exc,
-                self._consecutive,
-                self._backoff(),
-            )
-            return None, exc
+            return self._failed(exc, f"sync of {self.instance_id} with {self.store!r}")
         self.cycles += 1
-        self._consecutive = 0
-        self.last_success = time.time()
+        self._succeeded()
         if report.uploaded:
             self.uploads += 1
             self.last_object = report.uploaded[-1]
