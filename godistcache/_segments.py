@@ -154,9 +154,8 @@ def write_segment(
                 _frames(out, core, tombs_refs, 0, len(tombs_refs), FRAME_TOMBS, now, hlc, allow_pickle)
         out.frame(FRAME_END, 0, END.pack(n, out.index))
         size = out.written
-    release = getattr(refs, "release", None)
-    if release is not None and not given:  # the compiled refs: dropped in chunks, other threads running in between
-        release()
+    if not given:
+        refs.release()
     return Written(n, len(tombs), hlc, refs.hlc0, floor is not None, size)
 
 
@@ -229,10 +228,12 @@ def read_segment(
                 if len(seen) > MAX_SEGMENT_ORIGINS:
                     raise fail(f"more than {MAX_SEGMENT_ORIGINS} origins", snap.path, frame=frame[0], offset=frame[4])
             elif kind == FRAME_ENTRIES or kind == FRAME_TOMBS:
-                sink = cls()
-                sink._track_writes()
-                if kind == FRAME_ENTRIES:
-                    sink = entries.setdefault(origin, sink)
+                sink = entries.get(origin) if kind == FRAME_ENTRIES else None
+                if sink is None:
+                    sink = cls()
+                    sink._track_writes()
+                    if kind == FRAME_ENTRIES:
+                        entries[origin] = sink
                 snap.decode(core, frame, now, mode, sink)
                 if kind == FRAME_TOMBS:
                     tombs.extend((key, stamp, origin) for key, _, _, stamp in sink._iter(4))

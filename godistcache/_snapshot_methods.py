@@ -111,9 +111,8 @@ def _save(
             if progress is not None:
                 progress(done, n)
         out.frame(FRAME_END, 0, END.pack(n, frames))
-    release = getattr(refs, "release", None)
-    if release is not None and given is None:  # the compiled refs: dropped in chunks, other threads running in between
-        release()
+    if given is None:
+        refs.release()  # the compiled refs are dropped in chunks, other threads running in between
     return n
 
 

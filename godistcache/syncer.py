@@ -270,9 +270,7 @@ class Syncer(Persister):
                 refs=refs,
             )
         finally:
-            release = getattr(refs, "release", None)
-            if release is not None:
-                release()
+            refs.release()
             del refs
         previous = self._base
         self._upload(path, "base", written.size, report)

@@ -76,6 +76,11 @@ class Refs(list):  # type: ignore[type-arg]
     origin_ids: Optional[list[str]] = None
     origins: list[str]
 
+    def release(self) -> None:
+        """Drop every reference (as the compiled Refs does, which lets other threads run between chunks)."""
+        del self[:]
+        self.origins = []
+
     def group(self) -> list[tuple[str, int, int]]:
         """Order the entries by origin (stably) and return [(instance id, start, stop)], for a table that syncs."""
         if self.origin_ids is None:
