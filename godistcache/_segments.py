@@ -249,8 +249,20 @@ def read_segment(
 
 
 def apply_segment(table: CoreTable, segment: Segment) -> Applied:
-    """Merge a segment read by :func:`read_segment` into a syncing table: last writer wins."""
+    """Merge a segment read by :func:`read_segment` into a syncing table: last writer wins.
+
+    Raises:
+        SnapshotError: the segment names instances the table can't take on (more than it tells apart);
+            nothing of it is merged.
+    """
     core = frame_codec(table)
+    origins = [*segment.entries, *(o for _, _, o in segment.tombstones)]
+    if segment.info.floor:
+        origins.append(segment.info.floor_origin)
+    try:
+        table._add_origins(origins)  # type: ignore[attr-defined]
+    except ValueError as exc:
+        raise SnapshotError(f"{segment.kind} {segment.info.seq} of {segment.instance_id!r}: {exc}") from None
     done = Applied(segment.info, segment.kind, segment.instance_id)
     info = segment.info
     if info.floor:

@@ -377,15 +377,15 @@ class Syncer(Persister):
                 segment = read_segment(
                     cache, path, allow_pickle=self.allow_pickle, expect=(s.instance_id, s.seq, s.kind)
                 )
+                if segment.kind == "delta" and segment.info.prev > at:
+                    return False  # it continues a segment not merged here
+                done = apply_segment(cache, segment)
             except (SnapshotError, DecryptionError, ConfigurationError) as exc:
                 self._bad.add(s.object_name)
                 self.skipped += 1
                 report.skipped.append(s.object_name)
                 logger.error("godistcache: %s skipped %s: %s", self.instance_id, s.object_name, exc)
                 return False
-            if segment.kind == "delta" and segment.info.prev > at:
-                return False  # it continues a segment not merged here
-            done = apply_segment(cache, segment)
         finally:
             del cache
             os.unlink(path)

@@ -256,3 +256,23 @@ def test_a_chunked_collection_misses_no_entry_that_stayed() -> None:
     finally:
         stop.set()
         th.join()
+
+
+def test_a_segment_past_the_origins_a_table_tells_apart_is_refused_whole(
+    cache_cls: type[Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from godistcache._core import _sync_py
+
+    table_c = pytest.importorskip("godistcache._core._table_c")
+    for module in (_sync_py, table_c):
+        monkeypatch.setattr(module, "MAX_ORIGINS", 3)  # "me", "a", and one more
+    a, b, c, me = (syncing(cache_cls, x) for x in ("a", "b", "c", "me"))
+    b.put("from-b", 1)
+    c.put("from-c", 2)
+    ship(b, a, tmp_path / "b")
+    ship(c, a, tmp_path / "c")
+    a.put("own", 0)
+    write_segment(a, tmp_path / "a", kind="base", seq=1, prev=0, since=-1, instance_id="a")
+    with pytest.raises(SnapshotError, match="more than 3 instances"):
+        apply_segment(me, read_segment(me, tmp_path / "a"))
+    assert len(me) == 0  # nothing of it was merged

@@ -109,6 +109,16 @@ class SyncMethods:
         self._origin_index[instance_id] = n
         return n
 
+    def _add_origins(self, ids: list[str]) -> None:
+        """Register the instance ids a segment names, all or none: ValueError if the table can't tell them apart."""
+        self._check_sync()
+        with self._lock:
+            new = [i for i in dict.fromkeys(ids) if i not in self._origin_index]
+            if len(self._origin_ids) + len(new) > MAX_ORIGINS:
+                raise ValueError(f"more than {MAX_ORIGINS} instances would have written to this cache")
+            for i in new:
+                self._origin_of(i)
+
     def _newer(self, s1: int, o1: int, s2: int, o2: int) -> bool:
         if s1 != s2:
             return s1 > s2

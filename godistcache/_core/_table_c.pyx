@@ -1534,6 +1534,16 @@ cdef class Table:
         self._origin_index[instance_id] = n
         return <uint32_t>n
 
+    def _add_origins(self, ids):
+        """Register the instance ids a segment names, all or none: ValueError if the table can't tell them apart."""
+        if not self._sync:
+            raise ValueError("only a syncing table merges (see _track_changes)")
+        new = [i for i in dict.fromkeys(ids) if i not in self._origin_index]
+        if len(self._origin_ids) + len(new) > MAX_ORIGINS:
+            raise ValueError(f"more than {MAX_ORIGINS} instances would have written to this cache")
+        for i in new:
+            self._origin_of(i)
+
     cdef int _newer(self, int64_t s1, uint32_t o1, int64_t s2, uint32_t o2) except -1:
         """1 when the write (s1, o1) comes after (s2, o2): a later stamp, or the same and a greater instance id."""
         if s1 != s2:
