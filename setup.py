@@ -15,7 +15,7 @@ DEBUG_BUILD = os.environ.get("GODISTCACHE_DEBUG_BUILD", "") not in ("", "0")
 
 # The compiled twins, each beside its .pxd and its pure-Python twin in godistcache/_core/.
 CORE_DIR = "godistcache/_core"
-EXTENSIONS = [f"godistcache._core._{part}_c" for part in ("table", "codec", "frames", "seal")]
+EXTENSIONS = [f"godistcache._core._{part}_c" for part in ("table", "codec", "frames", "seal", "memo")]
 
 
 def extensions():

@@ -97,7 +97,7 @@ class MemoEntries:
     ``clear()`` moves the base they are read from instead.
     """
 
-    __slots__ = ("_base", "_cache", "_keys", "_limit", "_lock", "hits", "misses", "shared")
+    __slots__ = ("_base", "_cache", "_keys", "_limit", "_lock", "fast", "hits", "misses", "shared")
 
     def __init__(self, cache: Any, shared: bool) -> None:
         self._cache = cache
@@ -108,6 +108,12 @@ class MemoEntries:
         self.hits = itertools.count()
         self.misses = itertools.count()
         self._base = (0, 0)
+        #: The compiled wrapper (``_memo_c.MemoFunction``) whose C hit path counts its own hits, or None.
+        self.fast: Any = None
+
+    def _hit_count(self) -> int:
+        fast = self.fast
+        return _count_of(self.hits) + (fast._fast_hits if fast is not None else 0)
 
     def stored(self, key: Any, value: Any) -> None:
         """Record that this function stored value under key (after the put)."""
@@ -129,7 +135,7 @@ class MemoEntries:
             if 2 * currsize < len(self._keys):  # mostly dead: prune now rather than at the next doubling
                 self._prune()
             hits, misses = self._base
-        return CacheInfo(_count_of(self.hits) - hits, _count_of(self.misses) - misses, self._cache.max_size, currsize)
+        return CacheInfo(self._hit_count() - hits, _count_of(self.misses) - misses, self._cache.max_size, currsize)
 
     def clear(self) -> None:
         """Delete this function's entries from the cache and reset the counters."""
@@ -137,7 +143,7 @@ class MemoEntries:
             keys = self._keys
             self._keys = {}
             self._limit = _MIN_PRUNE
-            self._base = (_count_of(self.hits), _count_of(self.misses))
+            self._base = (self._hit_count(), _count_of(self.misses))
         cache = self._cache
         if not self.shared:
             for key in keys:

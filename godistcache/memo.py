@@ -38,6 +38,7 @@ import threading
 from collections.abc import Awaitable, Hashable
 from typing import TYPE_CHECKING, Any, Callable, Optional, TypeVar, overload
 
+from ._core.memo import MemoFunction, plain_get
 from ._memo_info import CacheInfo, MemoEntries
 from ._memo_keys import MAX_TYPED_HEADS, full_key, key_parts, unhashable_error
 
@@ -383,6 +384,7 @@ class MemoMethods:
             head: tuple[Any, ...] = ()  # the plain key's first two items, found on the first call
             fast: tuple[Any, ...] = (_UNRESOLVED,)  # head, once resolved, when plain calls use it as is
             parts: tuple[Any, ...] = ()
+            compiled: Any = None  # the MemoFunction returned, when plain calls hit in C
 
             def resolve() -> None:
                 # On the first call, not at decoration: the decorated function's name is bound only after.
@@ -394,6 +396,8 @@ class MemoMethods:
                         head = (first, qualname) if token is None else full_key(parts, (), {}, False)
                         if make_key is None and not typed:
                             fast = head
+                            if compiled is not None:
+                                compiled._set_head(head)
 
             # Typed calls without keyword arguments: the key's head for each tuple of argument types, built
             # once by full_key. Bounded, since each holds its types (a local class stays alive while kept).
@@ -513,6 +517,12 @@ class MemoMethods:
                     return _deepcopy(value) if copy else value
                 return miss(_UNRESOLVED if k[0] is _UNRESOLVED else k, args, kwargs)
 
+            if MemoFunction is not None and plain_get(cache):
+                # Plain hits in C; the wrapper above serves every other call. Not when get is a subclass's own.
+                compiled = MemoFunction(cache, wrapper, miss, copy)
+                functools.update_wrapper(compiled, func)
+                entries.fast = compiled
+                return _finish(compiled, func, entries, parameters)  # type: ignore[return-value]
             return _finish(wrapper, func, entries, parameters)  # type: ignore[return-value]
 
         if fn is not None:

@@ -125,3 +125,14 @@ def test_cache_class_instances_unpickle_in_a_fresh_process() -> None:
         [sys.executable, "-c", script], input=pickle.dumps(cache), capture_output=True, env=env, check=True, timeout=120
     ).stdout.decode()
     assert out.split() == ["godistcache._testing", "PyCache", "[1,", "2]"]
+
+
+@pytest.mark.skipif(NO_EXTENSIONS, reason="GODISTCACHE_NO_EXTENSIONS is set")
+def test_memoize_hit_path_compiled() -> None:
+    import importlib
+
+    from godistcache._core import memo
+
+    compiled = importlib.import_module("godistcache._core._memo_c")  # an ImportError here is the failure we look for
+    assert memo.CORE == "c" and memo.MemoFunction is compiled.MemoFunction
+    assert type(godistcache.Cache().memoize(len)) is compiled.MemoFunction

@@ -7,6 +7,7 @@ behaviour, the reference for both) and a selector that picks one::
     codec    _codec_c.pyx/.pxd   _codec_py.py    values <-> bytes
     frames   _frames_c.pyx/.pxd  _frames_py.py   cache entries <-> snapshot frame payloads
     seal     _seal_c.pyx/.pxd    _seal_py.py     AES-GCM blobs and put_crypt/get_crypt
+    memo     _memo_c.pyx         (none)          memoize's hit path (else memo.py's Python wrapper)
 
 A pure-Python twin too large for one concern has its parts beside it, each
 one concern: the table's size bound (``_bound_py``), on_evict

@@ -66,6 +66,8 @@ cdef class Table:
     cdef readonly uint64_t _evicted  # entries evicted by the size bound
 
     cdef int _eq_slow(self, Entry *ep, object key) except -1
+    cdef object _get_parts(self, object first, object second, tuple args, Py_hash_t h, object default,
+                           object unsure)
     cdef int _store_at(self, object key, object value, int64_t expires, int64_t written) except -1
     cdef int64_t _stamp_of(self, Py_ssize_t ix) noexcept
     cdef uint32_t _origin_at(self, Py_ssize_t ix) noexcept

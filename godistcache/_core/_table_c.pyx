@@ -22,6 +22,7 @@ cimport cython
 from cpython.object cimport PyObject, PyTypeObject, PyObject_RichCompareBool, Py_EQ
 from cpython.float cimport PyFloat_CheckExact, PyFloat_AS_DOUBLE
 from cpython.long cimport PyLong_CheckExact
+from cpython.tuple cimport PyTuple_CheckExact, PyTuple_GET_ITEM, PyTuple_GET_SIZE
 from libc.math cimport floor, isinf, isnan
 from libc.stdint cimport INT64_MAX, int64_t, uint8_t, uint32_t, uint64_t
 from libc.string cimport memset
@@ -400,7 +401,11 @@ cdef inline Entry *_entry_at(Table t, Py_ssize_t slot) noexcept:
 cdef inline Py_ssize_t _find_live(Table t, object key) except -2:
     """Entry index of a live key, or -1; frees the entry if it has expired."""
     cdef Py_hash_t h = gdc_hash(key)
-    cdef Py_ssize_t slot = _lookup(t, key, h, NULL)
+    return _live_at(t, _lookup(t, key, h, NULL))
+
+
+cdef inline Py_ssize_t _live_at(Table t, Py_ssize_t slot) except -2:
+    """Entry index of the entry at index slot (-1: none) if live, else -1; frees the entry if it has expired."""
     if slot < 0:
         return -1
     cdef Entry *ep = _entry_at(t, slot)
@@ -1211,6 +1216,67 @@ cdef class Table:
     def get(self, key, default=None):
         """Return the live value stored under key, else default."""
         cdef Py_ssize_t ix = _find_live(self, key)
+        if ix < 0:
+            self._misses += 1
+            return default
+        self._hits += 1
+        if self._pol != NULL:
+            _touch(self, ix)
+        return <object>self._entries[ix].value
+
+    cdef object _get_parts(self, object first, object second, tuple args, Py_hash_t h, object default,
+                           object unsure):
+        """get((first, second, *args), default), h being that key's hash, without building the key.
+
+        memoize's hit path. A stored key is compared item by item, as tuples
+        compare. Returns unsure, having counted nothing, when a key of hash h is
+        not an exact tuple or a compare changed the table: the caller then
+        builds the key and calls get.
+        """
+        cdef Py_ssize_t n = PyTuple_GET_SIZE(args) + 2, i, ln
+        cdef uint64_t m = _mix(h)
+        cdef uint32_t idxmask = self._idxmask
+        cdef uint32_t tag = _tag(m, idxmask)
+        cdef uint32_t v, low
+        cdef Probe p
+        cdef Entry *ep
+        cdef Entry *entries
+        cdef uint64_t version
+        cdef PyObject *stored
+        cdef PyObject *mine
+        cdef object hold
+        cdef int eq = 1
+        _probe_start(&p, m, self._shift, <size_t>self._size - 1)
+        while True:
+            v = self._index[p.i]
+            low = v & idxmask
+            if low == SLOT_EMPTY:
+                self._misses += 1
+                return default
+            if low != SLOT_DELETED and (v ^ tag) <= idxmask and self._entries[low - 2].hash == h:
+                ep = &self._entries[low - 2]
+                stored = ep.key
+                if not PyTuple_CheckExact(<object>stored):
+                    return unsure
+                hold = <object>stored   # keeps the key alive through __eq__
+                entries = self._entries
+                version = self._version
+                ln = min(n, PyTuple_GET_SIZE(<object>stored))
+                eq = 1
+                for i in range(ln):     # tuple == tuple: items in order up to the first unequal, then lengths
+                    mine = <PyObject *>first if i == 0 else <PyObject *>second if i == 1 else \
+                        PyTuple_GET_ITEM(args, i - 2)
+                    if PyTuple_GET_ITEM(hold, i) == mine:
+                        continue
+                    eq = PyObject_RichCompareBool(<object>PyTuple_GET_ITEM(hold, i), <object>mine, Py_EQ)
+                    if self._entries != entries or self._version != version or ep.key != stored:
+                        return unsure
+                    if not eq:
+                        break
+                if eq and ln == n and PyTuple_GET_SIZE(hold) == n:
+                    break
+            _probe_next(&p)
+        cdef Py_ssize_t ix = _live_at(self, <Py_ssize_t>p.i)
         if ix < 0:
             self._misses += 1
             return default

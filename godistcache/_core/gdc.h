@@ -247,4 +247,70 @@ static inline void gdc_set_gc(PyTypeObject *tp, traverseproc trav, inquiry clear
 static inline traverseproc gdc_get_traverse(PyTypeObject *tp) { return tp->tp_traverse; }
 static inline inquiry gdc_get_clear(PyTypeObject *tp) { return tp->tp_clear; }
 
+/* hash(tuple) fed one item at a time, so the hash of (a, b, *args) needs no
+ * tuple: CPython's tuplehash (xxHash-based, the same in 3.8 .. 3.14).
+ * start, one step per item's hash (never -1), then end with the length. */
+#if SIZEOF_PY_HASH_T > 4
+#  define GDC_XXPRIME_1 ((Py_uhash_t)11400714785074694791ULL)
+#  define GDC_XXPRIME_2 ((Py_uhash_t)14029467366897019727ULL)
+#  define GDC_XXPRIME_5 ((Py_uhash_t)2870177450012600261ULL)
+#  define GDC_XXROTATE(x) (((x) << 31) | ((x) >> 33))
+#else
+#  define GDC_XXPRIME_1 ((Py_uhash_t)2654435761UL)
+#  define GDC_XXPRIME_2 ((Py_uhash_t)2246822519UL)
+#  define GDC_XXPRIME_5 ((Py_uhash_t)374761393UL)
+#  define GDC_XXROTATE(x) (((x) << 13) | ((x) >> 19))
+#endif
+
+static inline Py_uhash_t gdc_tuplehash_start(void) { return GDC_XXPRIME_5; }
+
+static inline Py_uhash_t gdc_tuplehash_step(Py_uhash_t acc, Py_hash_t lane)
+{
+    acc += (Py_uhash_t)lane * GDC_XXPRIME_2;
+    acc = GDC_XXROTATE(acc);
+    return acc * GDC_XXPRIME_1;
+}
+
+static inline Py_hash_t gdc_tuplehash_end(Py_uhash_t acc, Py_ssize_t len)
+{
+    acc += (Py_uhash_t)len ^ (GDC_XXPRIME_5 ^ 3527539UL);
+    if (acc == (Py_uhash_t)-1)
+        return 1546275796;
+    return (Py_hash_t)acc;
+}
+
+/* Counters bumped without a lock: a plain increment under the GIL, a relaxed
+ * atomic add when the GIL is off (3.13t+). */
+static inline void gdc_count(uint64_t *p)
+{
+#ifdef Py_GIL_DISABLED
+    (void)__atomic_fetch_add(p, 1, __ATOMIC_RELAXED);
+#else
+    *p += 1;
+#endif
+}
+
+static inline uint64_t gdc_count_read(uint64_t *p)
+{
+#ifdef Py_GIL_DISABLED
+    return __atomic_load_n(p, __ATOMIC_RELAXED);
+#else
+    return *p;
+#endif
+}
+
+/* The PyMethodDef of a builtin (bound) method, or NULL: tells which C
+ * function a bound method calls. */
+static inline PyMethodDef *gdc_cfunction_method(PyObject *f)
+{
+    return PyCFunction_Check(f) ? ((PyCFunctionObject *)f)->m_ml : NULL;
+}
+
+/* Cython's __call__ builds a dict of keyword arguments on every call, even
+ * when there are none: memoize's compiled function installs its own tp_call. */
+static inline void gdc_set_call(PyTypeObject *tp, ternaryfunc call)
+{
+    tp->tp_call = call;
+}
+
 #endif /* GDC_H */
