@@ -56,6 +56,10 @@ class CoreTable(Protocol):
         """The live entries in insertion order: kind 0 keys, 1 values, 2 (key, value), 3 (key, value, expires_ns)."""
         ...
 
+    def _list(self, kind: int) -> list[Any]:
+        """What ``_iter(kind)`` gives, as a list taken in one step (no other thread writes in between)."""
+        ...
+
     def _put_at(self, key: Hashable, value: Any, expires_ns: int, written_ns: Optional[int] = None) -> bool:
         """Store an entry with an absolute expiry (0: never) and write time; False if it had expired already."""
         ...

@@ -203,7 +203,7 @@ class _CacheMethods:
         A subclass's instance attributes (its ``__dict__``) are copied too, shallowly.
         """
         new = _empty(type(self), self._default_ttl_ns, getattr(self, "_keyring", None), _bounds(self))
-        new.__setstate__((list(self._iter(3)), dict(_attributes(self))))
+        new.__setstate__((self._list(3), dict(_attributes(self))))
         return new
 
     __copy__ = copy
@@ -212,7 +212,7 @@ class _CacheMethods:
         # The entries are copied deeply, the keyring is shared (it is immutable).
         new = _empty(type(self), self._default_ttl_ns, getattr(self, "_keyring", None), _bounds(self))
         memo[id(self)] = new
-        new.__setstate__(_copy.deepcopy((list(self._iter(3)), dict(_attributes(self))), memo))
+        new.__setstate__(_copy.deepcopy((self._list(3), dict(_attributes(self))), memo))
         return new
 
     def __reduce__(self: CoreTable) -> tuple[Any, ...]:
@@ -232,7 +232,7 @@ class _CacheMethods:
         )
         attributes = _attributes(self)
         # A plain list of entries unless a subclass has instance attributes: pickles stay readable by 0.1.0.
-        return (_empty, args, (list(self._iter(3)), dict(attributes)) if attributes else list(self._iter(3)))
+        return (_empty, args, (self._list(3), dict(attributes)) if attributes else self._list(3))
 
     def __setstate__(self: CoreTable, state: Any) -> None:
         # state: the entries [(key, value, expires_ns)], or (entries, a subclass's instance attributes).

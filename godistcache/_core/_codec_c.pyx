@@ -1,4 +1,4 @@
-# cython: language_level=3, embedsignature=True, binding=False
+# cython: language_level=3, embedsignature=True, binding=False, freethreading_compatible=True
 """The compiled value codec: the twin of ``godistcache._core._codec_py``.
 
 The pure-Python twin defines the wire format, version 1 (``docs/value-format.md``;
@@ -60,6 +60,10 @@ MAX_DEPTH = _value_format.MAX_DEPTH
 DECODE_EXPANSION = _budget.DECODE_EXPANSION
 DECODE_ALLOWANCE = _budget.DECODE_ALLOWANCE
 DecodeBudgetError = _budget.DecodeBudgetError
+
+
+cdef extern from "gdc.h":
+    bint GDC_FREE_THREADED      # the GIL is off (3.13t+): see gdc.h
 
 
 cdef extern from "Python.h":
@@ -706,7 +710,9 @@ cdef Py_ssize_t _read_len(Reader *r, str what, const unsigned char *start) excep
 # Short ASCII strings decoded lately, by a hash of their bytes: values and
 # keys repeat ("One", field names), and a str from here costs no allocation
 # and, as a dict key, no hashing (its hash is cached in the object). Owned
-# references; only touched with the GIL held.
+# references; only touched with the GIL held, so not used at all with the GIL
+# off (3.14t), where a slot could be replaced, and its str freed, between
+# another thread's read of it and its new reference.
 cdef enum:
     STR_CACHE_SLOTS = 1024
     STR_CACHE_MAXLEN = 16
@@ -741,7 +747,7 @@ cdef inline object _read_short_ascii(const unsigned char *p, Py_ssize_t n):
 
 
 cdef object _read_utf8(Reader *r, Py_ssize_t n, const unsigned char *start):
-    if n <= STR_CACHE_MAXLEN:
+    if n <= STR_CACHE_MAXLEN and not GDC_FREE_THREADED:
         result = _read_short_ascii(r.pos, n)
         if result is not None:
             r.pos += n

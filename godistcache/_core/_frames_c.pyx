@@ -1,4 +1,4 @@
-# cython: language_level=3, embedsignature=True, binding=False
+# cython: language_level=3, embedsignature=True, binding=False, freethreading_compatible=True
 """The compiled twin of ``godistcache._core._frames_py``: cache entries to frame payloads and back.
 
 Same functions, same bytes, same errors; the entry layout is described in
@@ -232,6 +232,7 @@ cdef class Refs:
         self.cap = cap
         return 0
 
+    @cython.critical_section
     def group(self):
         """Order the refs by origin (stably) and return [(instance id, start, stop)], for a table that syncs.
 
@@ -294,6 +295,7 @@ cdef class Refs:
         with nogil:   # unmapping a large array takes milliseconds: not while holding the GIL
             gdc_refs_free(refs, nbytes)
 
+    @cython.critical_section
     def release(self):
         """Drop every reference, letting other threads run between chunks (the refs are empty after)."""
         cdef Py_ssize_t i, n = self.n
@@ -311,6 +313,7 @@ cdef class Refs:
     def __len__(self):
         return self.n
 
+    @cython.critical_section
     def __getitem__(self, Py_ssize_t i):
         if i < 0:
             i += self.n
@@ -340,6 +343,7 @@ def refs_of(entries):
     return r
 
 
+@cython.critical_section
 def collect(Table table not None, int64_t now, int64_t since=-1, Py_ssize_t chunk=0):
     """References to the entries of table live at ``now``, in table order.
 
@@ -431,6 +435,7 @@ cdef str _where(Py_ssize_t i, object key):
     return f"entry {i} (key of type {type(key).__qualname__})"
 
 
+@cython.critical_section
 def encode_frame(Refs refs not None, Py_ssize_t start, Py_ssize_t target, int64_t created_ns, bint allow_pickle,
                  bint write_times=False, int64_t stamp_base=-1, Py_ssize_t stop=-1):
     """Encode refs[start:stop] (stop -1: the end) until the payload reaches target bytes or the entries run out.

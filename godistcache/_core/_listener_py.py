@@ -98,7 +98,8 @@ class ListenerMethods:
         is called once the cache is consistent again, outside its lock, so it
         may use the cache; an exception it raises is logged (logger
         "godistcache") and dropped. Set it before threads share the cache: this
-        core changes its lock when a listener comes or goes.
+        core changes its lock when a listener comes or goes (None to a listener,
+        or back; one listener replacing another is safe at any time).
         """
         return self._on_evict
 
@@ -107,5 +108,7 @@ class ListenerMethods:
         if listener is not None and not callable(listener):
             raise TypeError(f"on_evict must be callable or None, got {type(listener).__name__}")
         with self._lock:
+            had = self._on_evict is not None
             self._on_evict = listener
-            self._lock = threading.RLock() if listener is None else FlushingLock(self)
+            if (listener is not None) != had:  # a listener replacing another keeps the lock threads may be waiting on
+                self._lock = threading.RLock() if listener is None else FlushingLock(self)

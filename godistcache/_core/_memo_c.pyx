@@ -1,4 +1,4 @@
-# cython: language_level=3, embedsignature=True, binding=False
+# cython: language_level=3, embedsignature=True, binding=False, freethreading_compatible=True
 """memoize's hit path in C: a plain call that hits runs no Python frame.
 
 ``memo.py`` builds the memoized function; for a plain one (no ``key=``, not

@@ -1,4 +1,4 @@
-# cython: language_level=3, embedsignature=True, binding=False, boundscheck=False, wraparound=False
+# cython: language_level=3, embedsignature=True, binding=False, boundscheck=False, wraparound=False, freethreading_compatible=True
 """The compiled sealing core: the twin of ``godistcache._core._seal_py``
 (``KeyringCore`` and ``CryptMethods.put_crypt``/``get_crypt``).
 
@@ -16,6 +16,7 @@ Both twins write and read the same bytes: a value sealed by either opens
 with the other.
 """
 
+cimport cython
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from cpython.object cimport PyObject, PyTypeObject, Py_TYPE
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
@@ -81,6 +82,10 @@ cdef extern from "structmember.h":
 # object is shared it is the caller's to fill (PyBytes_FromStringAndSize(NULL,
 # n) relies on that); its size only ever shrinks below what was allocated.
 # Not on other Python implementations: there every call allocates.
+cdef extern from "gdc.h":
+    bint GDC_FREE_THREADED      # the GIL is off (3.13t+): see gdc.h
+
+
 cdef extern from *:
     """
     #ifndef _Py_COMP_DIAG_PUSH
@@ -90,7 +95,9 @@ cdef extern from *:
     #endif
     #define GDC_SCRATCH_CAP 256
     #define GDC_SCRATCH_SLOTS 3
-    #if CYTHON_COMPILING_IN_CPYTHON
+    /* Not in the free-threaded build: two threads would share one object, and
+     * a reference count read there is not the whole story (shared counts). */
+    #if CYTHON_COMPILING_IN_CPYTHON && !defined(Py_GIL_DISABLED)
     #define GDC_SCRATCH 1
     #else
     #define GDC_SCRATCH 0
@@ -337,6 +344,7 @@ cdef class KeyringCore:
     def __dealloc__(self):
         PyMem_Free(self._kids)
 
+    @cython.critical_section
     def _setup(self, aeads, ids_text):
         """Take the keys: ``aeads`` maps each 4-byte key id to its AESGCM, oldest first."""
         cdef Py_ssize_t n = len(aeads), i = 0
@@ -399,6 +407,12 @@ cdef class KeyringCore:
     # is about P**2 / 2**65 (1e-8 for 600,000 of them). Each prefix covers at
     # most 2**32 messages, so P grows by one per process (or keyring) and per
     # 2**32 seals: a key is worn out long before that bound matters.
+    #
+    # With the GIL off (3.14t), the count and prefix are taken inside a
+    # critical section on the keyring: the same one-step guarantee, now
+    # against threads that really run at once. os.urandom suspends it, as it
+    # released the GIL, which the epoch check above already allows for.
+    @cython.critical_section
     cdef inline int _take_nonce(self, unsigned char *out) except -1:
         cdef uint64_t n = self._count
         if n < COUNTER_LIMIT:
@@ -408,6 +422,7 @@ cdef class KeyringCore:
             return 0
         return self._take_nonce_renewing(out)
 
+    @cython.critical_section
     cdef int _take_nonce_renewing(self, unsigned char *out) except -1:
         cdef uint64_t n, epoch, prefix
         if self._encrypt is None:
@@ -517,10 +532,12 @@ cdef class KeyringCore:
             blob = bytes(memoryview(blob))  # a bytes-like object; anything else: TypeError
         return self._open(<const unsigned char *>PyBytes_AS_STRING(blob), PyBytes_GET_SIZE(blob), <PyObject *>aad)
 
+    @cython.critical_section
     def _nonce_state(self):
         """(prefix, next count): for tests."""
         return self._prefix, self._count
 
+    @cython.critical_section
     def _set_nonce_state(self, prefix, count):
         """Set the prefix and the next count: for tests of the renewal."""
         cdef uint64_t p = prefix, c = count
@@ -532,6 +549,7 @@ cdef class KeyringCore:
         self._count = c
         self._epoch += 1
 
+    @cython.critical_section
     def _reset_nonces(self):
         """Draw a new prefix and restart the count (after fork)."""
         cdef uint64_t prefix
@@ -721,14 +739,15 @@ cdef int _learn_type(PyTypeObject *tp) except -1:
 
 
 cdef inline bint _cached(PyTypeObject *tp) noexcept:
-    # 0 is never a valid tag: CPython sets it when a class is modified.
-    return tp == _cached_type and _cached_tag != 0 and gdc_crypt_version_tag(tp) == _cached_tag
+    # 0 is never a valid tag: CPython sets it when a class is modified. With the GIL off, never: the four
+    # fields can't change together there, and the slot read below could race an assignment to _keyring.
+    return not GDC_FREE_THREADED and tp == _cached_type and _cached_tag != 0 and gdc_crypt_version_tag(tp) == _cached_tag
 
 
 cdef KeyringCore _keyring_of(object self, bint *direct):
     cdef PyTypeObject *tp = Py_TYPE(self)
     cdef PyObject *ring
-    if not _cached(tp):
+    if not _cached(tp) and not GDC_FREE_THREADED:
         _learn_type(tp)
     if _cached(tp):
         direct[0] = _cached_direct

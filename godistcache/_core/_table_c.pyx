@@ -1,4 +1,4 @@
-# cython: language_level=3, embedsignature=True, binding=False
+# cython: language_level=3, embedsignature=True, binding=False, freethreading_compatible=True
 """The compiled hash table: key, value and absolute expiry side by side in C.
 
 Layout (like CPython's dict): a power-of-two index of uint32 slots, probed
@@ -115,6 +115,7 @@ CLOCK_RESOLUTION_NS = gdc_clock_resolution_ns()
 cdef uint32_t _EMPTY_INDEX[MIN_SIZE]
 
 cdef int64_t _fake_now = 0
+cdef object _NO_DEFAULT = object()   # pop's default when none was given
 
 
 cdef inline int64_t _now() noexcept nogil:
@@ -634,6 +635,7 @@ cdef class Table:
         self._max_weight = INT64_MAX
         self._evicted = 0
 
+    @cython.critical_section
     def __init__(self, default_ttl=0):
         self.default_ttl = default_ttl
 
@@ -668,14 +670,17 @@ cdef class Table:
             self._ghost_buckets = 0
 
     @property
+    @cython.critical_section
     def default_ttl(self):
         """TTL in seconds given to entries put without one; 0.0 means they never expire."""
         return self._default_ttl
 
     @default_ttl.setter
+    @cython.critical_section
     def default_ttl(self, value):
         self._set_default_ttl_ns(0 if value is None else _ttl_ns(value))
 
+    @cython.critical_section
     def _set_default_ttl_ns(self, ns):
         """Set the default TTL in nanoseconds (0: never); copies use it to lose nothing."""
         if ns < 0 or ns > _MAX_TTL_NS:
@@ -700,6 +705,7 @@ cdef class Table:
             return EQ_TABLE_CHANGED
         return r
 
+    @cython.critical_section
     def _probe_count(self, h):
         """Index slots a lookup of hash h visits before it meets an entry of hash h or an empty slot.
 
@@ -1094,8 +1100,11 @@ cdef class Table:
             _probe_next(&p)
         return <Py_ssize_t>p.i
 
-    cdef int _delete(self, object key) except -1:
-        """Remove key; 1 when a live entry was removed, 0 when none was there."""
+    cdef int _delete(self, object key, PyObject **value=NULL) except -1:
+        """Remove key; 1 when a live entry was removed, 0 when none was there.
+
+        value: if not NULL, gets a new reference to the removed live entry's value.
+        """
         cdef Py_hash_t h = gdc_hash(key)
         cdef Py_ssize_t slot = _lookup(self, key, h, NULL)
         if slot < 0:
@@ -1103,6 +1112,9 @@ cdef class Table:
         cdef int64_t expires = _entry_at(self, slot).expires
         cdef bint live = expires == 0 or expires > _now()
         if live:
+            if value != NULL:
+                value[0] = _entry_at(self, slot).value
+                _incref(value[0])
             self._version += 1
             self._deletes += 1
             if self._sync:    # a local delete: its tombstone goes out with the next delta
@@ -1175,6 +1187,7 @@ cdef class Table:
 
     # -- public API ------------------------------------------------------------
 
+    @cython.critical_section
     def put(self, key, value, ttl=None, *, expire_at=None):
         """Store value under key.
 
@@ -1197,12 +1210,14 @@ cdef class Table:
             return
         _put(self, key, value, self._default_ttl_ns if ttl is None else _ttl_ns(ttl))
 
+    @cython.critical_section
     def _put_until(self, key, value, ttl, expire_at):
         if ttl is not None:
             raise TypeError("give ttl or expire_at, not both")
         cdef int64_t now = _now()
         _store(self, key, value, _expire_at_to_ns(expire_at, now), now)
 
+    @cython.critical_section
     def put_safe(self, key, value, ttl=None):
         """Store value under key, then read it back.
 
@@ -1213,6 +1228,7 @@ cdef class Table:
         cdef Py_ssize_t ix = _find_live(self, key)
         return ix >= 0 and self._entries[ix].value == <PyObject *>value
 
+    @cython.critical_section
     def get(self, key, default=None):
         """Return the live value stored under key, else default."""
         cdef Py_ssize_t ix = _find_live(self, key)
@@ -1224,6 +1240,7 @@ cdef class Table:
             _touch(self, ix)
         return <object>self._entries[ix].value
 
+    @cython.critical_section
     cdef object _get_parts(self, object first, object second, tuple args, Py_hash_t h, object default,
                            object unsure):
         """get((first, second, *args), default), h being that key's hash, without building the key.
@@ -1285,6 +1302,7 @@ cdef class Table:
             _touch(self, ix)
         return <object>self._entries[ix].value
 
+    @cython.critical_section
     def __getitem__(self, key):
         cdef Py_ssize_t ix = _find_live(self, key)
         if ix < 0:
@@ -1299,24 +1317,72 @@ cdef class Table:
             _touch(self, ix)
         return <object>self._entries[ix].value
 
+    @cython.critical_section
     def __setitem__(self, key, value):
         _put(self, key, value, self._default_ttl_ns)
 
+    @cython.critical_section
     def __delitem__(self, key):
         if not self._delete(key):
             raise KeyError(key)
 
+    @cython.critical_section
     def __contains__(self, key):
         return _find_live(self, key) >= 0
 
+    @cython.critical_section
     def exists(self, key):
         """Return True when key holds a live entry."""
         return _find_live(self, key) >= 0
 
+    @cython.critical_section
     def delete(self, key):
         """Remove key. Returns True when a live entry was removed."""
         return self._delete(key) == 1
 
+    @cython.critical_section
+    def pop(self, key, default=_NO_DEFAULT):
+        """Remove key and return its value, in one step; default, or KeyError without one, when it has none.
+
+        As ``dict.pop``, and atomic: ``MutableMapping.pop`` reads and then
+        deletes, and another thread deleting in between made it raise
+        KeyError even with a default (or return a value it didn't remove).
+        """
+        cdef PyObject *value = NULL
+        if self._delete(key, &value) == 1:
+            self._hits += 1
+            result = <object>value
+            _decref(value)   # result holds the reference _delete gave
+            return result
+        self._misses += 1
+        if default is _NO_DEFAULT:
+            raise KeyError(key)
+        return default
+
+    @cython.critical_section
+    def popitem(self):
+        """Remove and return the oldest live (key, value) pair, in one step; KeyError when there is none."""
+        cdef _TableIter it = _TableIter._new(self, 0)
+        try:
+            key = it._next(self)
+        except StopIteration:
+            raise KeyError("popitem(): cache is empty") from None
+        return key, self.pop(key)
+
+    @cython.critical_section
+    def setdefault(self, key, default=None):
+        """self[key] if key has a live entry, else store default (with the default TTL) and return it; one step."""
+        cdef Py_ssize_t ix = _find_live(self, key)
+        if ix >= 0:
+            self._hits += 1
+            if self._pol != NULL:
+                _touch(self, ix)
+            return <object>self._entries[ix].value
+        self._misses += 1
+        self[key] = default
+        return default
+
+    @cython.critical_section
     def delete_safe(self, key):
         """Remove key, then check it is gone.
 
@@ -1326,6 +1392,7 @@ cdef class Table:
         cdef bint removed = self._delete(key)
         return removed and _find_live(self, key) < 0
 
+    @cython.critical_section
     def ttl(self, key):
         """Remaining lifetime of key in seconds, or None when it never expires.
 
@@ -1345,10 +1412,12 @@ cdef class Table:
             raise KeyError(key)
         return (expires - now) / 1e9
 
+    @cython.critical_section
     def expire(self):
         """Free every expired entry now. Returns how many were freed."""
         return self._purge()
 
+    @cython.critical_section
     def _sweep(self, Py_ssize_t max_entries):
         """Free the expired entries among the next max_entries slots of a round-robin cursor.
 
@@ -1377,15 +1446,18 @@ cdef class Table:
             self._deliver(grave)
         return freed, self._sweep_pos == 0
 
+    @cython.critical_section
     def __len__(self):
         if self._min_expires != INT64_MAX and self._min_expires <= _now():
             self._purge()
         return self._used
 
+    @cython.critical_section
     def count(self):
         """Number of live entries (same as len())."""
         return len(self)
 
+    @cython.critical_section
     def clear(self):
         """Remove every entry (on_evict hears of each: "deleted", or "expired")."""
         if self._sync:    # a local clear: every write stamped before it is gone, everywhere
@@ -1408,9 +1480,11 @@ cdef class Table:
         self._clear_all()
         self._deliver(grave)
 
+    @cython.critical_section
     def __iter__(self):
         return _TableIter._new(self, 0)
 
+    @cython.critical_section
     def _iter(self, int kind):
         """Iterator over live entries.
 
@@ -1424,6 +1498,25 @@ cdef class Table:
             raise ValueError(f"kind must be 0 to 5, got {kind}")
         return _TableIter._new(self, kind)
 
+    @cython.critical_section
+    def _list(self, int kind):
+        """The live entries as :meth:`_iter` gives them, in a list taken in one step.
+
+        For copy, deepcopy and pickle: with the GIL off, a list built from
+        :meth:`_iter` lets other threads write between two items, and the
+        iterator then raises "cache changed during iteration".
+        """
+        if kind < 0 or kind > 5:
+            raise ValueError(f"kind must be 0 to 5, got {kind}")
+        cdef _TableIter it = _TableIter._new(self, kind)
+        cdef list out = []
+        try:
+            while True:
+                out.append(it._next(self))
+        except StopIteration:
+            return out
+
+    @cython.critical_section
     def _put_at(self, key, value, expires_ns, written_ns=None):
         """Store value under key with an absolute expiry (Unix ns; 0: never).
 
@@ -1447,6 +1540,7 @@ cdef class Table:
         _store(self, key, value, expires, now, written)
         return True
 
+    @cython.critical_section
     cdef int _store_at(self, object key, object value, int64_t expires, int64_t written) except -1:
         """Store key with an absolute expiry (Unix ns, 0: never) the caller checked is in the future.
 
@@ -1455,6 +1549,7 @@ cdef class Table:
         """
         return _store(self, key, value, expires, 0, written)
 
+    @cython.critical_section
     cdef int64_t _written_of(self, object key) except -2:
         """The write time of key's live entry (0: unknown), or -1 when it has none."""
         cdef Py_ssize_t ix = _find_live(self, key)
@@ -1464,15 +1559,18 @@ cdef class Table:
             return 0
         return self._written[ix]
 
+    @cython.critical_section
     def _write_time(self, key):
         """The write time of key's live entry (Unix ns, 0: unknown or not tracked), or -1 when it has none."""
         return self._written_of(key)
 
     @property
+    @cython.critical_section
     def _tracks_writes(self):
         """True once write times are kept (see :meth:`_track_writes`)."""
         return self._track
 
+    @cython.critical_section
     def _track_writes(self):
         """Keep each entry's write time (Unix ns) from now on; entries already there get 0, unknown.
 
@@ -1487,6 +1585,7 @@ cdef class Table:
                 raise MemoryError()
         self._track = True
 
+    @cython.critical_section
     def _swap(self, Table other not None):
         """Exchange all entries with other; each keeps its default TTL.
 
@@ -1546,6 +1645,7 @@ cdef class Table:
     # the key, and records it with the peer's origin, so it is never sent out
     # again as a local change.
 
+    @cython.critical_section
     def _track_changes(self, str instance_id not None):
         """Keep what sync needs from now on: stamps, origins, tombstones, the clear floor.
 
@@ -1572,10 +1672,12 @@ cdef class Table:
         self._sync = True
 
     @property
+    @cython.critical_section
     def _syncs(self):
         """This instance's id once :meth:`_track_changes` was called, else None."""
         return self._origin_ids[0] if self._sync else None
 
+    @cython.critical_section
     def _set_skew(self, skew_ns):
         """Add skew_ns to the wall clock for this table's stamps: a test hook for a machine whose clock is off."""
         self._skew = _operator.index(skew_ns)
@@ -1586,6 +1688,7 @@ cdef class Table:
     cdef uint32_t _origin_at(self, Py_ssize_t ix) noexcept:
         return self._origin[ix] if self._origin != NULL else 0
 
+    @cython.critical_section
     cdef uint32_t _origin_of(self, str instance_id) except? 0xFFFFFFFF:
         """The origin index standing for instance_id, added if new."""
         o = self._origin_index.get(instance_id)
@@ -1600,6 +1703,7 @@ cdef class Table:
         self._origin_index[instance_id] = n
         return <uint32_t>n
 
+    @cython.critical_section
     def _add_origins(self, ids):
         """Register the instance ids a segment names, all or none: ValueError if the table can't tell them apart."""
         if not self._sync:
@@ -1618,6 +1722,7 @@ cdef class Table:
             return 0
         return (<str>self._origin_ids[o1]) > (<str>self._origin_ids[o2])
 
+    @cython.critical_section
     cdef int _merge_at(self, object key, object value, int64_t expires, int64_t stamp, uint32_t origin,
                        int64_t now) except -1:
         """Store a peer's write of key if it is the latest this table knows of; 1 when stored."""
@@ -1639,6 +1744,7 @@ cdef class Table:
         _store(self, key, value, expires, now, stamp, origin)
         return 1
 
+    @cython.critical_section
     def _merge_entry(self, key, value, expires_ns, stamp, str origin not None):
         """Merge a peer's write (Unix ns expiry, 0: never; its stamp; the peer's instance id); True when stored."""
         if not self._sync:
@@ -1646,6 +1752,7 @@ cdef class Table:
         return self._merge_at(key, value, _operator.index(expires_ns), _operator.index(stamp),
                               self._origin_of(origin), _now()) == 1
 
+    @cython.critical_section
     def _merge_tomb(self, key, stamp, str origin not None):
         """A peer deleted key at stamp: keep the tombstone, drop an entry written before it. True when one was."""
         if not self._sync:
@@ -1677,6 +1784,7 @@ cdef class Table:
         self._drop_slot(slot, _DELETED if live else _EXPIRED)
         return live
 
+    @cython.critical_section
     def _merge_floor(self, stamp, str origin not None):
         """A peer cleared its cache at stamp: drop every entry and tombstone written before. Returns entries dropped."""
         if not self._sync:
@@ -1707,12 +1815,14 @@ cdef class Table:
                 self._deliver(grave)
         return n
 
+    @cython.critical_section
     def _floor_of(self):
         """(stamp, instance id) of the latest clear seen, or None."""
         if not self._sync or not self._floor:
             return None
         return self._floor, self._origin_ids[self._floor_origin]
 
+    @cython.critical_section
     def _tombstones(self, since=-1, until=None):
         """Tombstones as [(key, stamp, instance id)]; with since >= 0, only local ones stamped in (since, until]."""
         if not self._sync:
@@ -1724,6 +1834,7 @@ cdef class Table:
             return [(k, t[0], ids[t[1]]) for k, t in self._tombs.items()]
         return [(k, t[0], ids[0]) for k, t in self._tombs.items() if t[1] == 0 and lo < t[0] <= hi]
 
+    @cython.critical_section
     def _prune_tombs(self, before):
         """Forget tombstones stamped before ``before``; return how many."""
         if not self._sync:
@@ -1733,6 +1844,7 @@ cdef class Table:
         self._tombs = {k: t for k, t in self._tombs.items() if t[0] >= b}
         return n - len(self._tombs)
 
+    @cython.critical_section
     def _stamp_info(self, key):
         """(stamp, instance id) of key's live entry in a syncing table, or None."""
         cdef Py_ssize_t ix = _find_live(self, key)
@@ -1740,6 +1852,7 @@ cdef class Table:
             return None
         return self._stamp_of(ix), self._origin_ids[self._origin_at(ix)]
 
+    @cython.critical_section
     def __sizeof__(self):
         cdef size_t n = sizeof(Table)
         if self._entries != NULL:
@@ -1757,6 +1870,7 @@ cdef class Table:
 
     # -- bounds and the listener ----------------------------------------------
 
+    @cython.critical_section
     def _set_bound(self, max_size=None, max_weight=None, weigher=None):
         """Bound an empty table: at most max_size entries, at most max_weight in weight.
 
@@ -1783,21 +1897,25 @@ cdef class Table:
         self._drop_ghost()
 
     @property
+    @cython.critical_section
     def max_size(self):
         """The most entries the cache holds (None: no bound)."""
         return None if self._max_size == PY_SSIZE_T_MAX else self._max_size
 
     @property
+    @cython.critical_section
     def max_weight(self):
         """The most total weight the cache holds (None: no bound)."""
         return None if self._max_weight == INT64_MAX else self._max_weight
 
     @property
+    @cython.critical_section
     def weigher(self):
         """weigher(key, value) -> int, the weight of an entry (None without max_weight)."""
         return self._weigher
 
     @property
+    @cython.critical_section
     def on_evict(self):
         """on_evict(key, value, cause), told of every entry that leaves the cache, or None.
 
@@ -1809,6 +1927,7 @@ cdef class Table:
         return self._on_evict
 
     @on_evict.setter
+    @cython.critical_section
     def on_evict(self, listener):
         if listener is not None and not callable(listener):
             raise TypeError(f"on_evict must be callable or None, got {type(listener).__name__}")
@@ -1837,9 +1956,14 @@ cdef class _TableIter:
         return self
 
     def __next__(self):
+        # Both locked with the GIL off: the iterator's position and the table's entries.
         cdef Table t = self._table
         if t is None:
             raise StopIteration
+        with cython.critical_section(self, t):
+            return self._next(t)
+
+    cdef object _next(self, Table t):
         if t._version != self._version:
             raise RuntimeError("cache changed during iteration")
         cdef int64_t now = _now()

@@ -40,6 +40,7 @@ __all__ = ["CLOCK_RESOLUTION_NS", "MAX_TTL_NS", "Table", "TTL", "clock_uses_tsc"
 
 _INT64_MAX = (1 << 63) - 1
 _MAX_LOOKUP_RESTARTS = 16
+_NO_DEFAULT: Any = object()  # pop's default when none was given
 
 
 def own_methods(cls: type, names: Iterable[str]) -> None:
@@ -289,7 +290,8 @@ class Table(BoundMethods, ListenerMethods, SyncMethods):
             self._make_room(entry)
         del old_value  # released last, as the compiled table does
 
-    def _delete(self, key: Hashable) -> bool:
+    def _delete(self, key: Hashable, removed: list[Any] | None = None) -> bool:
+        """Remove key; True when a live entry was removed (its value appended to removed, if given)."""
         entry = self._lookup(key)
         if entry is None:
             return False
@@ -303,6 +305,8 @@ class Table(BoundMethods, ListenerMethods, SyncMethods):
             self._deletes += 1
             if self._sync:  # a local delete: its tombstone goes out with the next delta
                 self._tombs[key] = (self._stamp(-1, 0), 0)
+            if removed is not None:
+                removed.append(dead[VALUE])
         else:
             self._expired += 1
         return live
@@ -390,6 +394,38 @@ class Table(BoundMethods, ListenerMethods, SyncMethods):
         if missing is not None:  # as dict does: a subclass's __missing__ answers a miss of self[key]
             return missing(self, key)
         raise KeyError(key)
+
+    def pop(self, key: Hashable, default: Any = _NO_DEFAULT) -> Any:
+        """Remove key and return its value, in one step; default, or KeyError without one, when it has none."""
+        removed: list[Any] = []
+        with self._lock:
+            if self._delete(key, removed):
+                self._hits += 1
+                return removed[0]
+            self._misses += 1
+        if default is _NO_DEFAULT:
+            raise KeyError(key)
+        return default
+
+    def popitem(self) -> tuple[Any, Any]:
+        """Remove and return the oldest live (key, value) pair, in one step; KeyError when there is none."""
+        with self._lock:
+            for key in self._iter(0):
+                return key, self.pop(key)
+        raise KeyError("popitem(): cache is empty")
+
+    def setdefault(self, key: Hashable, default: Any = None) -> Any:
+        """self[key] if key has a live entry, else store default (with the default TTL) and return it; one step."""
+        with self._lock:
+            entry = self._find_live(key)
+            if entry is not None:
+                self._hits += 1
+                if self._bounded:
+                    self._touch(entry)
+                return entry[0]
+            self._misses += 1
+            self[key] = default
+            return default
 
     def __setitem__(self, key: Hashable, value: Any) -> None:
         with self._lock:
@@ -520,6 +556,13 @@ class Table(BoundMethods, ListenerMethods, SyncMethods):
             raise ValueError(f"kind must be 0 to 5, got {kind}")
         with self._lock:
             return self._gen(kind, list(self._data.items()), self._version)
+
+    def _list(self, kind: int) -> list[Any]:
+        """The live entries as :meth:`_iter` gives them, in a list taken in one step (copy, deepcopy, pickle)."""
+        if kind not in (0, 1, 2, 3, 4, 5):
+            raise ValueError(f"kind must be 0 to 5, got {kind}")
+        with self._lock:
+            return list(self._gen(kind, list(self._data.items()), self._version))
 
     def _put_at(self, key: Hashable, value: Any, expires_ns: int, written_ns: int | None = None) -> bool:
         """Store value under key with an absolute expiry (Unix ns; 0: never).

@@ -15,6 +15,20 @@
 #  include <sys/mman.h>
 #endif
 
+/* The free-threaded build (3.13t+, GIL off): shared words that are read
+ * without a lock are read and written with relaxed atomics, so a reader sees
+ * a whole word (and ThreadSanitizer sees no data race). Plain accesses when
+ * the GIL serialises them. */
+#ifdef Py_GIL_DISABLED
+#  define GDC_FREE_THREADED 1
+#  define GDC_LOAD_RELAXED(p) __atomic_load_n((p), __ATOMIC_RELAXED)
+#  define GDC_STORE_RELAXED(p, v) __atomic_store_n((p), (v), __ATOMIC_RELAXED)
+#else
+#  define GDC_FREE_THREADED 0
+#  define GDC_LOAD_RELAXED(p) (*(p))
+#  define GDC_STORE_RELAXED(p, v) (*(p) = (v))
+#endif
+
 /* Unix wall time in nanoseconds. Wall time, not a monotonic clock, because
  * expiry times travel inside snapshots to other machines and processes. */
 static inline int64_t gdc_wall_ns(void)
@@ -42,7 +56,8 @@ static inline int64_t gdc_wall_ns(void)
  * clock follows the system clock (and its steps) to within microseconds.
  * Used only where the TSC is invariant (constant rate, runs in sleep states);
  * elsewhere, and whenever a reading looks wrong, it is plain gdc_wall_ns().
- * The state is per module and updated only with the GIL held. */
+ * The state is per module: updated with the GIL held, or, when the GIL is
+ * off, by one thread at a time under a sequence lock (gdc_tsc_publish). */
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && !defined(_WIN32)
 #  define GDC_HAVE_TSC 1
 #  include <x86intrin.h>
@@ -57,9 +72,14 @@ typedef struct {
     int64_t wall0;          /* wall time at the last synchronisation */
     uint64_t ns_per_tick_q32;   /* ns per tick, fixed point with 32 fraction bits */
     uint64_t max_ticks;     /* extrapolate at most this far past tsc0 (1 ms) */
+    /* Free-threaded build only: a sequence lock. seq is odd while the one
+     * thread holding `writing` republishes the fields; a reader that sees it
+     * odd or changed falls back to gdc_wall_ns(). Under the GIL both stay 0. */
+    uint32_t seq;
+    int writing;
 } gdc_tsc_clock_t;
 
-static gdc_tsc_clock_t gdc_tsc_clock = {0, 0, 0, 0, 0};
+static gdc_tsc_clock_t gdc_tsc_clock = {0, 0, 0, 0, 0, 0, 0};
 
 #if GDC_HAVE_TSC
 static int gdc_tsc_invariant(void)
@@ -88,38 +108,83 @@ static int gdc_tsc_pair(uint64_t *tsc, int64_t *wall)
     return 0;
 }
 
-static int64_t gdc_tsc_resync(void)
+/* Republish the clock's fields (n, a private copy). Free-threaded: inside
+ * the sequence lock, which the caller holds through `writing`. */
+static void gdc_tsc_publish(const gdc_tsc_clock_t *n)
 {
     gdc_tsc_clock_t *c = &gdc_tsc_clock;
+#if GDC_FREE_THREADED
+    uint32_t s = __atomic_load_n(&c->seq, __ATOMIC_RELAXED);
+    __atomic_store_n(&c->seq, s + 1, __ATOMIC_RELAXED);
+    __atomic_thread_fence(__ATOMIC_RELEASE);
+#endif
+    GDC_STORE_RELAXED(&c->state, n->state);
+    GDC_STORE_RELAXED(&c->tsc0, n->tsc0);
+    GDC_STORE_RELAXED(&c->wall0, n->wall0);
+    GDC_STORE_RELAXED(&c->ns_per_tick_q32, n->ns_per_tick_q32);
+    GDC_STORE_RELAXED(&c->max_ticks, n->max_ticks);
+#if GDC_FREE_THREADED
+    __atomic_store_n(&c->seq, s + 2, __ATOMIC_RELEASE);
+#endif
+}
+
+static int64_t gdc_tsc_resync_locked(void)
+{
+    gdc_tsc_clock_t n;
     uint64_t tsc;
     int64_t wall;
     double scale;
-    if (c->state == 0)
-        c->state = gdc_tsc_invariant() ? 1 : -1;
-    if (c->state < 0 || !gdc_tsc_pair(&tsc, &wall))
+    /* Only this thread writes the fields now: plain (relaxed) reads of them are current. */
+    n.state = GDC_LOAD_RELAXED(&gdc_tsc_clock.state);
+    n.tsc0 = GDC_LOAD_RELAXED(&gdc_tsc_clock.tsc0);
+    n.wall0 = GDC_LOAD_RELAXED(&gdc_tsc_clock.wall0);
+    n.ns_per_tick_q32 = GDC_LOAD_RELAXED(&gdc_tsc_clock.ns_per_tick_q32);
+    n.max_ticks = GDC_LOAD_RELAXED(&gdc_tsc_clock.max_ticks);
+    if (n.state == 0) {
+        n.state = gdc_tsc_invariant() ? 1 : -1;
+        gdc_tsc_publish(&n);
+    }
+    if (n.state < 0 || !gdc_tsc_pair(&tsc, &wall))
         return gdc_wall_ns();
-    if (c->state == 1 || tsc <= c->tsc0 || wall <= c->wall0) {
+    if (n.state == 1 || tsc <= n.tsc0 || wall <= n.wall0) {
         /* no anchor yet, or the counter or the clock went back: anchor here */
-        c->state = 3;
-        c->max_ticks = 0;
-        c->tsc0 = tsc;
-        c->wall0 = wall;
+        n.state = 3;
+        n.max_ticks = 0;
+        n.tsc0 = tsc;
+        n.wall0 = wall;
+        gdc_tsc_publish(&n);
         return wall;
     }
-    if (tsc - c->tsc0 < 100000)     /* too short a window to measure the rate */
+    if (tsc - n.tsc0 < 100000)     /* too short a window to measure the rate */
         return wall;
-    scale = (double)(wall - c->wall0) / (double)(tsc - c->tsc0);
+    scale = (double)(wall - n.wall0) / (double)(tsc - n.tsc0);
     if (scale > 0.02 && scale < 20.0) {     /* 50 MHz .. 50 GHz: else a clock step */
-        c->ns_per_tick_q32 = (uint64_t)(scale * 4294967296.0);
-        c->max_ticks = (uint64_t)(1e6 / scale);
-        c->state = 2;
+        n.ns_per_tick_q32 = (uint64_t)(scale * 4294967296.0);
+        n.max_ticks = (uint64_t)(1e6 / scale);
+        n.state = 2;
     } else {
-        c->max_ticks = 0;
-        c->state = 3;
+        n.max_ticks = 0;
+        n.state = 3;
     }
-    c->tsc0 = tsc;
-    c->wall0 = wall;
+    n.tsc0 = tsc;
+    n.wall0 = wall;
+    gdc_tsc_publish(&n);
     return wall;
+}
+
+static int64_t gdc_tsc_resync(void)
+{
+#if GDC_FREE_THREADED
+    int64_t now;
+    /* One thread resynchronises; the others read the system clock meanwhile. */
+    if (__atomic_exchange_n(&gdc_tsc_clock.writing, 1, __ATOMIC_ACQUIRE))
+        return gdc_wall_ns();
+    now = gdc_tsc_resync_locked();
+    __atomic_store_n(&gdc_tsc_clock.writing, 0, __ATOMIC_RELEASE);
+    return now;
+#else
+    return gdc_tsc_resync_locked();
+#endif
 }
 #endif
 
@@ -127,11 +192,27 @@ static inline int64_t gdc_now_ns(void)
 {
 #if GDC_HAVE_TSC
     gdc_tsc_clock_t *c = &gdc_tsc_clock;
+#  if GDC_FREE_THREADED
+    uint32_t s = __atomic_load_n(&c->seq, __ATOMIC_ACQUIRE);
+    uint64_t tsc0 = __atomic_load_n(&c->tsc0, __ATOMIC_RELAXED);
+    uint64_t max_ticks = __atomic_load_n(&c->max_ticks, __ATOMIC_RELAXED);
+    uint64_t q32 = __atomic_load_n(&c->ns_per_tick_q32, __ATOMIC_RELAXED);
+    int64_t wall0 = __atomic_load_n(&c->wall0, __ATOMIC_RELAXED);
+    uint64_t d;
+    __atomic_thread_fence(__ATOMIC_ACQUIRE);
+    if ((s & 1) == 0 && __atomic_load_n(&c->seq, __ATOMIC_RELAXED) == s) {
+        d = __rdtsc() - tsc0;
+        if (d < max_ticks)
+            return wall0 + (int64_t)((d * q32) >> 32);
+    }
+    return gdc_tsc_resync();
+#  else
     uint64_t d = __rdtsc() - c->tsc0;
     /* d < max_ticks (1 ms), so d * ns_per_tick_q32 < 1e6 * 2**32: no overflow */
     if (d < c->max_ticks)
         return c->wall0 + (int64_t)((d * c->ns_per_tick_q32) >> 32);
     return gdc_tsc_resync();
+#  endif
 #else
     return gdc_wall_ns();
 #endif
@@ -139,7 +220,7 @@ static inline int64_t gdc_now_ns(void)
 
 static inline int gdc_clock_uses_tsc(void)
 {
-    return gdc_tsc_clock.state == 2;
+    return GDC_LOAD_RELAXED(&gdc_tsc_clock.state) == 2;
 }
 
 static inline int64_t gdc_clock_resolution_ns(void)
@@ -205,7 +286,7 @@ static inline void gdc_free(void *p, size_t nbytes)
 static inline Py_hash_t gdc_hash(PyObject *key)
 {
     if (PyUnicode_CheckExact(key)) {
-        Py_hash_t h = ((PyASCIIObject *)key)->hash;
+        Py_hash_t h = GDC_LOAD_RELAXED(&((PyASCIIObject *)key)->hash);
         if (h != -1)
             return h;
     }
