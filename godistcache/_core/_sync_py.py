@@ -50,9 +50,15 @@ class SyncMethods:
     _floor: int
     _floor_origin: int
     _lock: Any
+    _timer: Any
 
     def _stamp(self, written: int, now: int) -> int:
-        """The stamp of a write: given (it advances the clock), or the clock's next (the wall clock if not syncing)."""
+        """The stamp of a write: given (it advances the clock), or the clock's next (the wall clock if not syncing).
+
+        Stamps are always wall time: now, when read from a timer, is in the timer's frame.
+        """
+        if self._timer is not None:
+            now = 0
         if not self._sync:
             if written >= 0:
                 return written
@@ -140,8 +146,8 @@ class SyncMethods:
         s = operator.index(stamp)
         with self._lock:
             o = self._origin_of(origin)
-            now = now_ns()
-            if s > now + MAX_AHEAD_NS:
+            now = self._now()  # type: ignore[attr-defined]
+            if s > (now if self._timer is None else now_ns()) + MAX_AHEAD_NS:
                 return False
             if s > self._hlc:
                 self._hlc = s
@@ -176,7 +182,7 @@ class SyncMethods:
             entry = self._lookup(key)  # type: ignore[attr-defined]
             if entry is None or not self._newer(s, o, *self._entry_order(key, entry)):
                 return False
-            live = not entry[1] or entry[1] > now_ns()
+            live = not entry[1] or entry[1] > self._now()  # type: ignore[attr-defined]
             dead = self._pop_entry(key, entry, DELETED if live else EXPIRED)  # type: ignore[attr-defined]
             if dead is None:
                 return False

@@ -113,37 +113,41 @@ CLOCK_RESOLUTION_NS = gdc_clock_resolution_ns()
 # table skip allocation entirely.
 cdef uint32_t _EMPTY_INDEX[MIN_SIZE]
 
-cdef int64_t _fake_now = 0
+from godistcache._core._clock_py import timer_to_ns as _timer_to_ns
+
+# A timer's return is within 2**62 ns of 0 either way, so that now + ttl fits in int64.
+cdef double _TIMER_LIMIT = <double>(1 << 62)
 
 
-cdef inline int64_t _now() noexcept nogil:
-    if _fake_now:
-        return _fake_now
-    return gdc_now_ns()
+cdef int64_t _timer_ns(Table t) except? -1:
+    """The clock of a table with a timer: what the timer returns, as ns in its frame (see _clock_py)."""
+    r = t._timer()
+    cdef double d
+    if PyFloat_CheckExact(r):
+        d = PyFloat_AS_DOUBLE(r)
+        if not isnan(d) and not isinf(d):
+            d = floor(d * 1e9 + 0.5)     # nearest ns, as timer_to_ns
+            if -_TIMER_LIMIT <= d < _TIMER_LIMIT:
+                return <int64_t>d
+    return _timer_to_ns(t._timer, r)     # ints, datetimes; raises for what is not a time
+
+
+cdef inline int64_t _now(Table t) except? -1:
+    # The clock expiry is decided by: the wall clock (Unix ns), or the table's timer. One pointer
+    # compare when there is no timer; only a table with one calls Python.
+    if t._timer is None:
+        return gdc_now_ns()
+    return _timer_ns(t)
 
 
 def now_ns():
-    """Return the table's clock: Unix time in nanoseconds."""
-    return _now()
+    """Return the wall clock: Unix time in nanoseconds (a table with a timer uses its timer instead)."""
+    return gdc_now_ns()
 
 
 def clock_uses_tsc():
     """True when the expiry clock is extrapolating the CPU time-stamp counter."""
     return gdc_clock_uses_tsc()
-
-
-def _set_clock(now_ns=None):
-    """Freeze the table's clock at ``now_ns`` (int, Unix ns), or unfreeze it with None.
-
-    A test hook: it affects every table of this module.
-    """
-    global _fake_now
-    if now_ns is None:
-        _fake_now = 0
-    else:
-        if now_ns <= 0:
-            raise ValueError(f"now_ns must be > 0, got {now_ns!r}")
-        _fake_now = now_ns
 
 
 cdef inline uint64_t _mix(Py_hash_t h) noexcept nogil:
@@ -404,7 +408,7 @@ cdef inline Py_ssize_t _find_live(Table t, object key) except -2:
     if slot < 0:
         return -1
     cdef Entry *ep = _entry_at(t, slot)
-    if ep.expires != 0 and ep.expires <= _now():
+    if ep.expires != 0 and ep.expires <= _now(t):
         t._expired += 1
         t._drop_slot(slot, _EXPIRED)
         return -1
@@ -420,14 +424,17 @@ cdef inline void _touch(Table t, Py_ssize_t ix) noexcept:
 
 cdef inline int64_t _stamp(Table t, int64_t written, int64_t now) noexcept:
     # The stamp of a write: given (a merge or a load: it advances the clock), or the hybrid logical
-    # clock's next, the wall clock unless that is not past the latest stamp given or seen.
+    # clock's next, the wall clock unless that is not past the latest stamp given or seen. Stamps
+    # are always wall time: now, when read from a timer, is in the timer's frame.
+    if t._timer is not None:
+        now = 0
     if not t._sync:
-        return written if written >= 0 else (now if now else _now())
+        return written if written >= 0 else (now if now else gdc_now_ns())
     if written >= 0:
         if written > t._hlc:
             t._hlc = written
         return written
-    cdef int64_t s = (now if now else _now()) + t._skew
+    cdef int64_t s = (now if now else gdc_now_ns()) + t._skew
     if s <= t._hlc:
         s = t._hlc + 1
     t._hlc = s
@@ -437,7 +444,7 @@ cdef inline int64_t _stamp(Table t, int64_t written, int64_t now) noexcept:
 cdef inline int _put(Table self, object key, object value, int64_t ttl_ns) except -1:
     cdef int64_t now
     if ttl_ns:
-        now = _now()
+        now = _now(self)
         return _store(self, key, value, now + ttl_ns, now)
     return _store(self, key, value, 0, 0)
 
@@ -457,6 +464,8 @@ cdef inline int _store(Table self, object key, object value, int64_t expires, in
             return _store_nothing(self, key, value)
         if self._weigher is not None:
             w = self._weigh(key, value)     # Python code: before the table is looked at
+        if now == 0 and self._bounded and self._timer is not None:
+            now = _now(self)    # the timer may raise: read before the table changes, not when evicting
     cdef Py_hash_t h = gdc_hash(key)
     cdef Py_ssize_t free_slot = -1
     cdef Py_ssize_t slot = _lookup(self, key, h, &free_slot)
@@ -466,7 +475,7 @@ cdef inline int _store(Table self, object key, object value, int64_t expires, in
     cdef PyObject *old_value = NULL
     if slot >= 0:
         ep = _entry_at(self, slot)
-        if ep.expires != 0 and ep.expires <= (now if now else _now()):
+        if ep.expires != 0 and ep.expires <= (now if now else _now(self)):
             # An expired entry is gone: the key comes back as a new one, at the end.
             old_key = ep.key
             old_value = ep.value
@@ -560,7 +569,7 @@ cdef int _store_tail(Table self, Py_ssize_t ix, PyObject *old_key, PyObject *old
     grave = None
     try:
         if self._bounded and (self._used > self._max_size or self._weight > self._max_weight):
-            grave = self._make_room(ix, now if now else _now(), &k1, &v1, &evicted1)
+            grave = self._make_room(ix, now if now else _now(self), &k1, &v1, &evicted1)
         if self._on_evict is not None:
             if old_value != NULL:
                 self._notify(<object>old_key, <object>old_value, cause)
@@ -628,9 +637,26 @@ cdef class Table:
         self._max_size = PY_SSIZE_T_MAX
         self._max_weight = INT64_MAX
         self._evicted = 0
+        self._timer = None
 
-    def __init__(self, default_ttl=0):
+    def __init__(self, default_ttl=0, *, timer=None):
         self.default_ttl = default_ttl
+        self._set_timer(timer)
+
+    def _set_timer(self, timer):
+        """Decide expiry by timer (see :attr:`timer`), or by the wall clock with None."""
+        if timer is not None and not callable(timer):
+            raise TypeError(f"timer must be a callable or None, got {type(timer).__name__}")
+        self._timer = timer
+
+    @property
+    def timer(self):
+        """The callable that gives this table the time for every expiry decision, or None: Unix time."""
+        return self._timer
+
+    def _now_ns(self):
+        """This table's clock in ns: Unix time, or the timer's reading in the timer's frame."""
+        return _now(self)
 
     def __dealloc__(self):
         self._clear_all()
@@ -1096,7 +1122,7 @@ cdef class Table:
         if slot < 0:
             return 0
         cdef int64_t expires = _entry_at(self, slot).expires
-        cdef bint live = expires == 0 or expires > _now()
+        cdef bint live = expires == 0 or expires > _now(self)
         if live:
             self._version += 1
             self._deletes += 1
@@ -1110,7 +1136,7 @@ cdef class Table:
     cdef Py_ssize_t _purge(self) except -1:
         """Free every expired entry; return how many."""
         cdef list grave = []     # references released only once the table is consistent
-        cdef Py_ssize_t n = self._purge_into(_now(), grave)
+        cdef Py_ssize_t n = self._purge_into(_now(self), grave)
         if n and self._on_evict is not None:
             self._deliver(grave)
         return n
@@ -1195,7 +1221,7 @@ cdef class Table:
     def _put_until(self, key, value, ttl, expire_at):
         if ttl is not None:
             raise TypeError("give ttl or expire_at, not both")
-        cdef int64_t now = _now()
+        cdef int64_t now = _now(self)
         _store(self, key, value, _expire_at_to_ns(expire_at, now), now)
 
     def put_safe(self, key, value, ttl=None):
@@ -1272,7 +1298,7 @@ cdef class Table:
         cdef int64_t expires = _entry_at(self, slot).expires
         if expires == 0:
             return None
-        cdef int64_t now = _now()
+        cdef int64_t now = _now(self)
         if expires <= now:
             self._expired += 1
             self._drop_slot(slot, _EXPIRED)
@@ -1290,7 +1316,7 @@ cdef class Table:
         max_entries entry slots. Returns (entries freed, True when the cursor
         came back to the start: a full pass is done).
         """
-        cdef int64_t now = _now()
+        cdef int64_t now = _now(self)
         cdef Py_ssize_t ix, end, freed = 0
         cdef Entry *ep
         cdef list grave = []     # references released only once the table is consistent
@@ -1312,7 +1338,7 @@ cdef class Table:
         return freed, self._sweep_pos == 0
 
     def __len__(self):
-        if self._min_expires != INT64_MAX and self._min_expires <= _now():
+        if self._min_expires != INT64_MAX and self._min_expires <= _now(self):
             self._purge()
         return self._used
 
@@ -1329,7 +1355,7 @@ cdef class Table:
         if self._on_evict is None:
             self._clear_all()
             return
-        cdef int64_t now = _now()
+        cdef int64_t now = _now(self)
         cdef list grave = []
         cdef Entry *ep
         cdef Py_ssize_t ix
@@ -1375,7 +1401,7 @@ cdef class Table:
         if written_ns is not None and written < 0:
             raise ValueError(f"written_ns must be >= 0, got {written_ns!r}")
         if expires:
-            now = _now()
+            now = _now(self)
             if expires <= now:
                 return False
         _store(self, key, value, expires, now, written)
@@ -1555,7 +1581,7 @@ cdef class Table:
     cdef int _merge_at(self, object key, object value, int64_t expires, int64_t stamp, uint32_t origin,
                        int64_t now) except -1:
         """Store a peer's write of key if it is the latest this table knows of; 1 when stored."""
-        if stamp > now + _MAX_AHEAD_NS:
+        if stamp > (now if self._timer is None else gdc_now_ns()) + _MAX_AHEAD_NS:
             return 0              # from too far in the future: refused, and the clock not moved
         if stamp > self._hlc:
             self._hlc = stamp     # seen: a write made here after this merge stamps after it
@@ -1578,7 +1604,7 @@ cdef class Table:
         if not self._sync:
             raise ValueError("only a syncing table merges (see _track_changes)")
         return self._merge_at(key, value, _operator.index(expires_ns), _operator.index(stamp),
-                              self._origin_of(origin), _now()) == 1
+                              self._origin_of(origin), _now(self)) == 1
 
     def _merge_tomb(self, key, stamp, str origin not None):
         """A peer deleted key at stamp: keep the tombstone, drop an entry written before it. True when one was."""
@@ -1586,7 +1612,7 @@ cdef class Table:
             raise ValueError("only a syncing table merges (see _track_changes)")
         cdef int64_t s = _operator.index(stamp)
         cdef uint32_t o = self._origin_of(origin)
-        if s > _now() + _MAX_AHEAD_NS:
+        if s > gdc_now_ns() + _MAX_AHEAD_NS:
             return False
         if s > self._hlc:
             self._hlc = s
@@ -1602,7 +1628,7 @@ cdef class Table:
         if not self._newer(s, o, self._stamp_of(ix), self._origin_at(ix)):
             return False
         cdef int64_t expires = self._entries[ix].expires
-        cdef bint live = expires == 0 or expires > _now()
+        cdef bint live = expires == 0 or expires > _now(self)
         if live:
             self._version += 1
             self._deletes += 1
@@ -1617,7 +1643,7 @@ cdef class Table:
             raise ValueError("only a syncing table merges (see _track_changes)")
         cdef int64_t s = _operator.index(stamp)
         cdef uint32_t o = self._origin_of(origin)
-        if s > _now() + _MAX_AHEAD_NS:
+        if s > gdc_now_ns() + _MAX_AHEAD_NS:
             return 0
         if s > self._hlc:
             self._hlc = s
@@ -1776,7 +1802,7 @@ cdef class _TableIter:
             raise StopIteration
         if t._version != self._version:
             raise RuntimeError("cache changed during iteration")
-        cdef int64_t now = _now()
+        cdef int64_t now = _now(t)
         cdef Entry *ep
         while self._pos < t._nentries:
             ep = &t._entries[self._pos]
