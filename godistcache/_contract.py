@@ -154,7 +154,13 @@ class CacheContract(CoreTable, Protocol):
     so that a method that makes a cache returns the caller's class.
     """
 
-    def __init__(self, default_ttl: Optional[TTL] = 0, *, cipher_key: Optional[CipherKeys] = None) -> None: ...
+    def __init__(
+        self,
+        default_ttl: Optional[TTL] = 0,
+        *,
+        cipher_key: Optional[CipherKeys] = None,
+        timer: Optional[Callable[[], Any]] = None,
+    ) -> None: ...
 
     @property
     def _keyring(self) -> Optional[Keyring]: ...

@@ -9,6 +9,7 @@ format itself is ``godistcache._snapshot_file`` (spec: ``docs/snapshot-format.md
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import IO, Any, Optional, TypeVar
 
 from . import _snapshot_file, _telemetry
@@ -308,13 +309,15 @@ class SnapshotMethods:
         allow_pickle: bool = False,
         require_sealed: bool | None = None,
         progress: Progress | None = None,
+        timer: Callable[[], Any] | None = None,
     ) -> _C:
         """A new cache holding the entries of a snapshot file.
 
-        ``default_ttl`` and ``cipher_key`` are as for the constructor (the
-        keyring opens a sealed file and is the new cache's keyring); the other
+        ``default_ttl``, ``cipher_key`` and ``timer`` are as for the constructor
+        (the keyring opens a sealed file and is the new cache's keyring; the
+        file's expiry times are read in the timer's frame); the other
         arguments are as for :meth:`load`.
         """
-        cache = cls(default_ttl, cipher_key=cipher_key)
+        cache = cls(default_ttl, cipher_key=cipher_key, timer=timer)
         cache.load(path, allow_pickle=allow_pickle, require_sealed=require_sealed, progress=progress)
         return cache

@@ -303,7 +303,7 @@ class Cache(SyncMethods, SnapshotMethods, SealedMethods, MemoMethods, _CacheMeth
             is not positive, or a bound is not a positive int (or the weigher
             is missing, or given without max_weight), or timer is not callable.
             A timer's return that is not a time (not a real number or a
-            datetime; NaN, infinite, or over 2**62 ns from 0) raises them
+            datetime; NaN, infinite, or past the int64 range of ns) raises them
             where the cache reads it.
         ConfigurationError: a cipher key (given or from the environment) is
             malformed.

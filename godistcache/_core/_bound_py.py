@@ -76,6 +76,9 @@ class _Host(Protocol):
     def _pop_entry(self, key: Hashable, entry: list[Any], cause: str) -> list[Any] | None: ...
     def _purge(self, now: int = 0) -> int: ...
     def _now(self) -> int: ...
+
+    _timer: Any
+
     def clear(self) -> None: ...
 
     _bounded: bool
@@ -306,7 +309,7 @@ class BoundMethods:
         """
         if len(self._data) <= self._max_size and self._weight <= self._max_weight:
             return
-        now = now or self._now()
+        now = now if now or self._timer is not None else self._now()
         cap = self._max_size if self._max_size != _NO_BOUND else len(self._data)
         grave = []  # released once the table is consistent
         if now >= self._min_expires and self._since_purge >= max(cap // _PURGE_SHARE, 1):

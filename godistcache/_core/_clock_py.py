@@ -21,8 +21,8 @@ __all__ = ["CLOCK_RESOLUTION_NS", "TIMER_LIMIT_NS", "clock_uses_tsc", "now_ns", 
 #: Resolution of the wall clock used for expiry, in nanoseconds.
 CLOCK_RESOLUTION_NS = int(time.get_clock_info("time").resolution * 1e9) or 1
 
-#: A timer's reading must be within this many ns of 0 (2**62, about 146 years), so that now + ttl fits in int64.
-TIMER_LIMIT_NS = 1 << 62
+#: A timer's reading, in ns, must be an int64: from -2**63 to 2**63 - 1 (about 292 years either side of 0).
+TIMER_LIMIT_NS = 1 << 63
 
 _EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
 _HALF = fractions.Fraction(1, 2)
@@ -51,7 +51,7 @@ def timer_to_ns(timer: object, value: Any) -> int:
 
     Raises:
         TypeError: value is not a real number or a datetime (bool is refused too).
-        ValueError: NaN, infinite, or more than 2**62 ns (about 146 years) from 0.
+        ValueError: NaN, infinite, or out of the int64 range of ns (about 292 years either side of 0).
     """
     if isinstance(value, float):
         d = float.__float__(value)
@@ -72,9 +72,7 @@ def timer_to_ns(timer: object, value: Any) -> int:
     elif isinstance(value, numbers.Real):
         return timer_to_ns(timer, float(value))
     else:
-        raise TypeError(
-            f"timer {timer!r} must return seconds (int or float) or a datetime, got {type(value).__name__}"
-        )
+        raise TypeError(f"timer {timer!r} must return seconds (int or float) or a datetime, got {type(value).__name__}")
     if not -TIMER_LIMIT_NS <= ns < TIMER_LIMIT_NS:
-        raise _bad(timer, value, "more than 2**62 ns (about 146 years) from 0")
+        raise _bad(timer, value, "out of the int64 range of ns (about 292 years either side of 0)")
     return ns

@@ -53,21 +53,20 @@ class SyncMethods:
     _timer: Any
 
     def _stamp(self, written: int, now: int) -> int:
-        """The stamp of a write: given (it advances the clock), or the clock's next (the wall clock if not syncing).
+        """The stamp of a write: given (it advances the clock), or the clock's next (the table's clock if not syncing).
 
-        Stamps are always wall time: now, when read from a timer, is in the timer's frame.
+        A write time is the table's clock (a timer's reading when it has one, read before storing);
+        a sync stamp is always wall time.
         """
-        if self._timer is not None:
-            now = 0
         if not self._sync:
             if written >= 0:
                 return written
-            return now or now_ns()
+            return now if now or self._timer is not None else now_ns()
         if written >= 0:
             if written > self._hlc:
                 self._hlc = written
             return written
-        s = (now or now_ns()) + self._skew
+        s = (now if now and self._timer is None else now_ns()) + self._skew
         if s <= self._hlc:
             s = self._hlc + 1
         self._hlc = s

@@ -115,8 +115,8 @@ cdef uint32_t _EMPTY_INDEX[MIN_SIZE]
 
 from godistcache._core._clock_py import timer_to_ns as _timer_to_ns
 
-# A timer's return is within 2**62 ns of 0 either way, so that now + ttl fits in int64.
-cdef double _TIMER_LIMIT = <double>(1 << 62)
+# A timer's reading in ns is an int64 (a put clamps now + ttl to INT64_MAX).
+cdef double _TIMER_LIMIT = 9223372036854775808.0     # 2**63
 
 
 cdef int64_t _timer_ns(Table t) except? -1:
@@ -403,12 +403,15 @@ cdef inline Entry *_entry_at(Table t, Py_ssize_t slot) noexcept:
 
 cdef inline Py_ssize_t _find_live(Table t, object key) except -2:
     """Entry index of a live key, or -1; frees the entry if it has expired."""
+    cdef int64_t now = 0
+    if t._timer is not None:
+        now = _timer_ns(t)     # Python code: before the lookup, whose slot it could invalidate
     cdef Py_hash_t h = gdc_hash(key)
     cdef Py_ssize_t slot = _lookup(t, key, h, NULL)
     if slot < 0:
         return -1
     cdef Entry *ep = _entry_at(t, slot)
-    if ep.expires != 0 and ep.expires <= _now(t):
+    if ep.expires != 0 and ep.expires <= (gdc_now_ns() if t._timer is None else now):
         t._expired += 1
         t._drop_slot(slot, _EXPIRED)
         return -1
@@ -424,17 +427,18 @@ cdef inline void _touch(Table t, Py_ssize_t ix) noexcept:
 
 cdef inline int64_t _stamp(Table t, int64_t written, int64_t now) noexcept:
     # The stamp of a write: given (a merge or a load: it advances the clock), or the hybrid logical
-    # clock's next, the wall clock unless that is not past the latest stamp given or seen. Stamps
-    # are always wall time: now, when read from a timer, is in the timer's frame.
-    if t._timer is not None:
-        now = 0
+    # clock's next, the wall clock unless that is not past the latest stamp given or seen. A write
+    # time is the table's clock (a timer's reading when it has one: snapshots keep it in that frame,
+    # and a timer table read it before storing); a sync stamp is always wall time.
     if not t._sync:
-        return written if written >= 0 else (now if now else gdc_now_ns())
+        if written >= 0:
+            return written
+        return now if now or t._timer is not None else gdc_now_ns()
     if written >= 0:
         if written > t._hlc:
             t._hlc = written
         return written
-    cdef int64_t s = (now if now else gdc_now_ns()) + t._skew
+    cdef int64_t s = (now if now and t._timer is None else gdc_now_ns()) + t._skew
     if s <= t._hlc:
         s = t._hlc + 1
     t._hlc = s
@@ -445,6 +449,8 @@ cdef inline int _put(Table self, object key, object value, int64_t ttl_ns) excep
     cdef int64_t now
     if ttl_ns:
         now = _now(self)
+        if now > INT64_MAX - ttl_ns:    # only a timer reads that late
+            return _store(self, key, value, INT64_MAX, now)
         return _store(self, key, value, now + ttl_ns, now)
     return _store(self, key, value, 0, 0)
 
@@ -459,13 +465,14 @@ cdef inline int _store(Table self, object key, object value, int64_t expires, in
     notifies.
     """
     cdef int64_t w = 0
+    if now == 0 and self._timer is not None:
+        # Python code that may raise: read before the lookup and before the table changes, not when evicting.
+        now = _timer_ns(self)
     if self._slow:    # one flag read on an unbounded table
         if self._max_size == 0:
             return _store_nothing(self, key, value)
         if self._weigher is not None:
             w = self._weigh(key, value)     # Python code: before the table is looked at
-        if now == 0 and self._bounded and self._timer is not None:
-            now = _now(self)    # the timer may raise: read before the table changes, not when evicting
     cdef Py_hash_t h = gdc_hash(key)
     cdef Py_ssize_t free_slot = -1
     cdef Py_ssize_t slot = _lookup(self, key, h, &free_slot)
@@ -475,7 +482,7 @@ cdef inline int _store(Table self, object key, object value, int64_t expires, in
     cdef PyObject *old_value = NULL
     if slot >= 0:
         ep = _entry_at(self, slot)
-        if ep.expires != 0 and ep.expires <= (now if now else _now(self)):
+        if ep.expires != 0 and ep.expires <= (now if now or self._timer is not None else gdc_now_ns()):
             # An expired entry is gone: the key comes back as a new one, at the end.
             old_key = ep.key
             old_value = ep.value
@@ -569,7 +576,7 @@ cdef int _store_tail(Table self, Py_ssize_t ix, PyObject *old_key, PyObject *old
     grave = None
     try:
         if self._bounded and (self._used > self._max_size or self._weight > self._max_weight):
-            grave = self._make_room(ix, now if now else _now(self), &k1, &v1, &evicted1)
+            grave = self._make_room(ix, now if now or self._timer is not None else gdc_now_ns(), &k1, &v1, &evicted1)
         if self._on_evict is not None:
             if old_value != NULL:
                 self._notify(<object>old_key, <object>old_value, cause)
@@ -1117,12 +1124,13 @@ cdef class Table:
 
     cdef int _delete(self, object key) except -1:
         """Remove key; 1 when a live entry was removed, 0 when none was there."""
+        cdef int64_t now = _now(self)    # a timer is Python code: before the lookup
         cdef Py_hash_t h = gdc_hash(key)
         cdef Py_ssize_t slot = _lookup(self, key, h, NULL)
         if slot < 0:
             return 0
         cdef int64_t expires = _entry_at(self, slot).expires
-        cdef bint live = expires == 0 or expires > _now(self)
+        cdef bint live = expires == 0 or expires > now
         if live:
             self._version += 1
             self._deletes += 1
@@ -1292,13 +1300,13 @@ cdef class Table:
         Raises:
             KeyError: key has no live entry.
         """
+        cdef int64_t now = _now(self)    # a timer is Python code: before the lookup
         cdef Py_ssize_t slot = _lookup(self, key, gdc_hash(key), NULL)
         if slot < 0:
             raise KeyError(key)
         cdef int64_t expires = _entry_at(self, slot).expires
         if expires == 0:
             return None
-        cdef int64_t now = _now(self)
         if expires <= now:
             self._expired += 1
             self._drop_slot(slot, _EXPIRED)
@@ -1612,6 +1620,7 @@ cdef class Table:
             raise ValueError("only a syncing table merges (see _track_changes)")
         cdef int64_t s = _operator.index(stamp)
         cdef uint32_t o = self._origin_of(origin)
+        cdef int64_t now = _now(self)    # a timer is Python code: before the lookup
         if s > gdc_now_ns() + _MAX_AHEAD_NS:
             return False
         if s > self._hlc:
@@ -1628,7 +1637,7 @@ cdef class Table:
         if not self._newer(s, o, self._stamp_of(ix), self._origin_at(ix)):
             return False
         cdef int64_t expires = self._entries[ix].expires
-        cdef bint live = expires == 0 or expires > _now(self)
+        cdef bint live = expires == 0 or expires > now
         if live:
             self._version += 1
             self._deletes += 1

@@ -248,7 +248,7 @@ class Table(BoundMethods, ListenerMethods, SyncMethods):
     def _put(self, key: Hashable, value: Any, ttl_ns: int) -> None:
         if ttl_ns:
             now = self._now()
-            self._store(key, value, now + ttl_ns, now)
+            self._store(key, value, min(now + ttl_ns, _INT64_MAX), now)  # only a timer reads that late
         else:
             self._store(key, value, 0, 0)
 
@@ -266,9 +266,9 @@ class Table(BoundMethods, ListenerMethods, SyncMethods):
             if self._on_evict is not None:
                 self._pending.append((key, value, EVICTED))
             return
-        w = self._weigh(key, value) if self._weigher is not None else 0
-        if not now and self._bounded and self._timer is not None:
+        if not now and self._timer is not None:
             now = self._now()  # the timer may raise: read before the table changes, not when evicting
+        w = self._weigh(key, value) if self._weigher is not None else 0
         written = self._stamp(written, now) if self._track else 0
         if self._sync:
             if origin:
@@ -280,7 +280,7 @@ class Table(BoundMethods, ListenerMethods, SyncMethods):
         old_value = None
         if entry is not None:
             old = entry[1]
-            if not (old and old <= (now or self._now())):
+            if not (old and old <= (now if now or self._timer is not None else self._now())):
                 self._changed()
                 old_value = entry[0]
                 entry[0] = value
