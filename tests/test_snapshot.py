@@ -193,7 +193,7 @@ def test_expiry_kept_and_expired_entries_dropped(snap_cls: type, tmp_path: Path,
     clock.advance(2)  # "gone" expired before the save: not written
     assert c.save(tmp_path / "s.godistcache") == 3
     clock.advance(20)  # "short" expires between save and load: skipped
-    d = snap_cls.from_file(tmp_path / "s.godistcache")
+    d = snap_cls.from_file(tmp_path / "s.godistcache", timer=clock)
     assert sorted(d) == ["forever", "long"]
     assert d.ttl("forever") is None
     assert d.ttl("long") == pytest.approx(78.0)
