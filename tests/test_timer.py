@@ -383,6 +383,12 @@ def test_the_cores_agree(cache_classes: dict[str, type[Any]]) -> None:
         except (TypeError, ValueError) as exc:
             return type(exc), str(exc)
 
+    kinds = set()
     for value in values:
         results = {name: outcome(cls, value) for name, cls in cache_classes.items()}
         assert results["c"] == results["py"], (value, results)
+        kinds.add(type(results["c"]))
+        if isinstance(value, (float, int, decimal.Decimal, datetime.datetime)) and value == value:
+            # a time either way: a reading, or out of range (2**63 ns and past)
+            assert type(results["c"]) is int or "out of the int64 range" in results["c"][1], (value, results)
+    assert kinds == {int, tuple}  # both readings and refusals were compared
