@@ -9,14 +9,14 @@ a. Throughput: GET and PUT of ``Cache()`` beside ``dict`` at each size (the
    with TTL 3600; ``cache.put(k, v, 60)`` into a fresh cache, growth included),
    best of ``--rounds``; then ``clear()`` of a full cache beside ``dict.clear()``
    and one ``expire()`` pass over a cache whose every entry has expired (the
-   core's clock hook jumps past the TTL), in ns per entry.
+   cache's timer jumps past the TTL), in ns per entry.
 b. Memory per entry, each container filled in a fresh process
    (``godistcache._bench.measure_memory``); with ``Cache(max_size=N)`` when the
    cache has it, whose difference from the unbounded cache is the eviction
    policy's own bits (filled to N, nothing evicted yet: the ghost
    fingerprints, allocated at the first eviction, are not counted).
 c. The sweeper (``Cache(sweep_interval=...)``) over a cache whose entries are
-   half expired (odd keys put with TTL 1 s at a frozen clock, which then jumps
+   half expired (odd keys put with TTL 1 s at a frozen timer, which then jumps
    2 s): the fraction of expired entries it frees within 1 and 2 intervals
    with no reads at all; the longest gap of a thread reading live keys
    (``pause.longest_gap``) while the sweep steps run, beside the same reader
@@ -81,7 +81,7 @@ DEFAULT_SIZES = (1_000_000, 10_000_000)
 DEFAULT_ROUNDS = 3
 #: Seconds between two sweep passes in part c.
 DEFAULT_SWEEP_INTERVAL = 1.0
-#: TTL of the entries that expire in part c, and how far the frozen clock then jumps.
+#: TTL of the entries that expire in part c, and how far the frozen timer then jumps.
 SHORT_TTL = 1
 JUMP_S = 2.0
 #: The reader of part c reads about this many distinct live keys.
@@ -418,7 +418,7 @@ def format_drains(drains: Sequence[Drain]) -> list[str]:
         "emptying a full container, best round:",
         *text_table(header, rows),
         "",
-        f"expire(): one pass after every entry (put with ttl {PUT_TTL}) has expired; the clock hook jumps past it.",
+        f"expire(): one pass after every entry (put with ttl {PUT_TTL}) has expired; the cache's timer jumps past it.",
     ]
 
 
