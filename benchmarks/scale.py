@@ -9,14 +9,14 @@ a. Throughput: GET and PUT of ``Cache()`` beside ``dict`` at each size (the
    with TTL 3600; ``cache.put(k, v, 60)`` into a fresh cache, growth included),
    best of ``--rounds``; then ``clear()`` of a full cache beside ``dict.clear()``
    and one ``expire()`` pass over a cache whose every entry has expired (the
-   core's clock hook jumps past the TTL), in ns per entry.
+   cache's timer jumps past the TTL), in ns per entry.
 b. Memory per entry, each container filled in a fresh process
    (``godistcache._bench.measure_memory``); with ``Cache(max_size=N)`` when the
    cache has it, whose difference from the unbounded cache is the eviction
    policy's own bits (filled to N, nothing evicted yet: the ghost
    fingerprints, allocated at the first eviction, are not counted).
 c. The sweeper (``Cache(sweep_interval=...)``) over a cache whose entries are
-   half expired (odd keys put with TTL 1 s at a frozen clock, which then jumps
+   half expired (odd keys put with TTL 1 s at a frozen timer, which then jumps
    2 s): the fraction of expired entries it frees within 1 and 2 intervals
    with no reads at all; the longest gap of a thread reading live keys
    (``pause.longest_gap``) while the sweep steps run, beside the same reader
@@ -43,24 +43,21 @@ Goals (the issue: "10M entries work with no pathological slowdown"):
 from __future__ import annotations
 
 import argparse
-import contextlib
 import gc
-import importlib
 import json
 import os
 import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from types import ModuleType
 from typing import Any
 
 from hit_ratio import bounded_cache_available
 from pause import longest_gap
 
-from godistcache import CORE, Cache
+from godistcache import Cache
 from godistcache._bench import (
     _PACKAGE_ROOT,
     GET_TTL,
@@ -84,7 +81,7 @@ DEFAULT_SIZES = (1_000_000, 10_000_000)
 DEFAULT_ROUNDS = 3
 #: Seconds between two sweep passes in part c.
 DEFAULT_SWEEP_INTERVAL = 1.0
-#: TTL of the entries that expire in part c, and how far the frozen clock then jumps.
+#: TTL of the entries that expire in part c, and how far the frozen timer then jumps.
 SHORT_TTL = 1
 JUMP_S = 2.0
 #: The reader of part c reads about this many distinct live keys.
@@ -106,28 +103,18 @@ _BOUNDED_CHILD = (
 )
 
 
-def core_module() -> ModuleType:
-    """The loaded core's table module, which holds the ``_set_clock`` test hook."""
-    return importlib.import_module(f"godistcache._core._table_{CORE}")
+class FrozenTimer:
+    """A timer for ``Cache(timer=...)``: Unix time frozen at its creation, moved only by :meth:`at`."""
 
+    def __init__(self) -> None:
+        self.start = self.now = time.time()
 
-@contextlib.contextmanager
-def frozen_clock() -> Iterator[Callable[[float], None]]:
-    """Freeze the tables' clock at now; yields ``at(s)``, which sets it s seconds after that instant.
+    def __call__(self) -> float:
+        return self.now
 
-    The real clock is always given back on exit.
-    """
-    core = core_module()
-    start = int(core.now_ns())
-    core._set_clock(start)
-
-    def at(seconds: float) -> None:
-        core._set_clock(start + round(seconds * 1e9))
-
-    try:
-        yield at
-    finally:
-        core._set_clock(None)
+    def at(self, seconds: float) -> None:
+        """Set the time to seconds after the instant the timer was made."""
+        self.now = self.start + seconds
 
 
 # -- a. throughput, clear() and expire() ----------------------------------------------
@@ -150,14 +137,14 @@ def measure_drain(n: int, rounds: int) -> Drain:
     """clear() of a cache of n entries beside dict.clear(), and expire() once all n have expired.
 
     The containers are filled as the PUT loop fills them (``cache.put(k, v, 60)``,
-    ``d[k] = v``); for expire() the clock hook then jumps past the TTL.
+    ``d[k] = v``), the cache with a frozen timer, which then jumps past the TTL for expire().
     """
     keys, values = make_keys_values(n)
-    core = core_module()
     best_clear = best_dict = best_expire = float("inf")
     for r in range(rounds):
         gc.collect()
-        cache: Any = Cache()
+        timer = FrozenTimer()
+        cache: Any = Cache(timer=timer)
         cache_put(cache, keys, values)
         d: dict[str, Any] = {}
         dict_put(d, keys, values)
@@ -170,13 +157,10 @@ def measure_drain(n: int, rounds: int) -> Drain:
                 d.clear()
                 best_dict = min(best_dict, time.perf_counter() - t0)
         cache_put(cache, keys, values)
-        core._set_clock(int(core.now_ns()) + (PUT_TTL + 1) * 10**9)
-        try:
-            t0 = time.perf_counter()
-            freed = cache.expire()
-            best_expire = min(best_expire, time.perf_counter() - t0)
-        finally:
-            core._set_clock(None)
+        timer.at(PUT_TTL + 1)
+        t0 = time.perf_counter()
+        freed = cache.expire()
+        best_expire = min(best_expire, time.perf_counter() - t0)
         if freed != n or len(cache) != 0:
             raise RuntimeError(f"expire() freed {freed} of {n} expired entries, {len(cache)} left")
         del cache, d
@@ -238,14 +222,14 @@ class SweepResult:
         return f"max {_ms(self.steps[i])} (CPU {_ms(self.steps_cpu[i])})"
 
 
-def half_expiring_cache(n: int, sweep_interval: float | None) -> Any:
+def half_expiring_cache(n: int, sweep_interval: float | None, timer: FrozenTimer) -> Any:
     """n entries ``"key:<i>"`` -> ``("One", i, 3.3)``: even i with TTL 3600, odd i with TTL 1 s.
 
-    Call it with the clock frozen: the odd half expires when the clock is moved
+    Its clock is timer: the odd half expires when timer is moved
     past SHORT_TTL. The cache is the only holder of its keys and values, so a
     sweep step also deallocates what it frees, as it would in a real cache.
     """
-    cache: Any = Cache(sweep_interval=sweep_interval)
+    cache: Any = Cache(sweep_interval=sweep_interval, timer=timer)
     put = cache.put
     for i in range(n):
         put(f"key:{i}", ("One", i, 3.3), SHORT_TTL if i & 1 else GET_TTL)
@@ -274,31 +258,31 @@ def reader_gaps(n: int, interval: float) -> tuple[float, float, float, float]:
     between the first two is what freeing costs the reader.
     """
     expired = n // 2
-    with frozen_clock() as at:
-        cache = half_expiring_cache(n, interval)
-        sweeper = cache.sweeper
-        stride = max(n // READER_KEYS // 2 * 2, 2)  # even: live keys only
-        keys = [f"key:{i}" for i in range(0, n, stride)]
-        base = sweeper.freed
-        took = [0.0]
+    timer = FrozenTimer()
+    cache = half_expiring_cache(n, interval, timer)
+    sweeper = cache.sweeper
+    stride = max(n // READER_KEYS // 2 * 2, 2)  # even: live keys only
+    keys = [f"key:{i}" for i in range(0, n, stride)]
+    base = sweeper.freed
+    took = [0.0]
 
-        def sweep_expired() -> None:
-            t = time.perf_counter()
-            at(JUMP_S)
-            if not wait_until(lambda: sweeper.freed - base >= expired, timeout=300.0):
-                raise RuntimeError(f"the sweeper freed {sweeper.freed - base} of {expired} in 300 s")
-            took[0] = time.perf_counter() - t
+    def sweep_expired() -> None:
+        t = time.perf_counter()
+        timer.at(JUMP_S)
+        if not wait_until(lambda: sweeper.freed - base >= expired, timeout=300.0):
+            raise RuntimeError(f"the sweeper freed {sweeper.freed - base} of {expired} in 300 s")
+        took[0] = time.perf_counter() - t
 
-        def idle() -> None:
-            end = time.perf_counter() + took[0]
-            wait_until(lambda: time.perf_counter() >= end, timeout=took[0] + 1.0)
+    def idle() -> None:
+        end = time.perf_counter() + took[0]
+        wait_until(lambda: time.perf_counter() >= end, timeout=took[0] + 1.0)
 
-        gap_sweep, _ = longest_gap(cache, keys, sweep_expired)
-        gap_scan, _ = longest_gap(cache, keys, idle)
-        sweeper.stop(timeout=5.0)
-        if sweeper.running:
-            raise RuntimeError("the sweeper did not stop")
-        gap_idle, _ = longest_gap(cache, keys, idle)
+    gap_sweep, _ = longest_gap(cache, keys, sweep_expired)
+    gap_scan, _ = longest_gap(cache, keys, idle)
+    sweeper.stop(timeout=5.0)
+    if sweeper.running:
+        raise RuntimeError("the sweeper did not stop")
+    gap_idle, _ = longest_gap(cache, keys, idle)
     return gap_sweep, gap_scan, gap_idle, took[0]
 
 
@@ -321,31 +305,31 @@ def sweep_without_reads(n: int, interval: float) -> Freeing:
     chance (the time to the first entry freed shows it).
     """
     expired = n // 2
-    with frozen_clock() as at:
-        cache = half_expiring_cache(n, interval)
-        sweeper = cache.sweeper
-        base = sweeper.freed
-        at(JUMP_S)
-        t0 = time.perf_counter()
-        after: dict[int, float] = {}
-        first = to_99 = to_all = None
-        limit = 2 * interval + 60.0
-        while True:
-            elapsed = time.perf_counter() - t0
-            freed = sweeper.freed - base
-            for k in (1, 2):
-                if k not in after and elapsed >= k * interval:
-                    after[k] = freed / expired
-            if first is None and freed > 0:
-                first = elapsed
-            if to_99 is None and freed >= FREED_GOAL * expired:
-                to_99 = elapsed
-            if to_all is None and freed >= expired:
-                to_all = elapsed
-            if (to_all is not None and len(after) == 2) or elapsed > limit:
-                break
-            time.sleep(0.002)
-        sweeper.stop()
+    timer = FrozenTimer()
+    cache = half_expiring_cache(n, interval, timer)
+    sweeper = cache.sweeper
+    base = sweeper.freed
+    timer.at(JUMP_S)
+    t0 = time.perf_counter()
+    after: dict[int, float] = {}
+    first = to_99 = to_all = None
+    limit = 2 * interval + 60.0
+    while True:
+        elapsed = time.perf_counter() - t0
+        freed = sweeper.freed - base
+        for k in (1, 2):
+            if k not in after and elapsed >= k * interval:
+                after[k] = freed / expired
+        if first is None and freed > 0:
+            first = elapsed
+        if to_99 is None and freed >= FREED_GOAL * expired:
+            to_99 = elapsed
+        if to_all is None and freed >= expired:
+            to_all = elapsed
+        if (to_all is not None and len(after) == 2) or elapsed > limit:
+            break
+        time.sleep(0.002)
+    sweeper.stop()
     return Freeing(after.get(1, 0.0), after.get(2, 0.0), first, to_99, to_all)
 
 
@@ -356,18 +340,18 @@ def step_durations(n: int) -> tuple[list[float], list[float]]:
     """
     steps: list[float] = []
     cpu: list[float] = []
-    with frozen_clock() as at:
-        cache = half_expiring_cache(n, None)
-        at(JUMP_S)
-        total = 0
-        done = False
-        while not done:
-            c = time.thread_time()
-            t = time.perf_counter()
-            freed, done = cache._sweep(DEFAULT_STEP)
-            steps.append(time.perf_counter() - t)
-            cpu.append(time.thread_time() - c)
-            total += freed
+    timer = FrozenTimer()
+    cache = half_expiring_cache(n, None, timer)
+    timer.at(JUMP_S)
+    total = 0
+    done = False
+    while not done:
+        c = time.thread_time()
+        t = time.perf_counter()
+        freed, done = cache._sweep(DEFAULT_STEP)
+        steps.append(time.perf_counter() - t)
+        cpu.append(time.thread_time() - c)
+        total += freed
     if total != n // 2:
         raise RuntimeError(f"one pass of steps freed {total} of {n // 2} expired entries")
     return steps, cpu
@@ -434,7 +418,7 @@ def format_drains(drains: Sequence[Drain]) -> list[str]:
         "emptying a full container, best round:",
         *text_table(header, rows),
         "",
-        f"expire(): one pass after every entry (put with ttl {PUT_TTL}) has expired; the clock hook jumps past it.",
+        f"expire(): one pass after every entry (put with ttl {PUT_TTL}) has expired; the cache's timer jumps past it.",
     ]
 
 

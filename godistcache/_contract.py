@@ -11,7 +11,7 @@ them at run time.
 from __future__ import annotations
 
 import os
-from collections.abc import Hashable, Iterable, Iterator
+from collections.abc import Callable, Hashable, Iterable, Iterator
 from typing import Any, Optional, Protocol, Union
 
 from ._core.table import TTL
@@ -50,6 +50,19 @@ class CoreTable(Protocol):
 
     def _set_default_ttl_ns(self, ns: int) -> None:
         """Set the default TTL in ns, unchecked (copies and unpickling)."""
+        ...
+
+    @property
+    def timer(self) -> Optional[Callable[[], Any]]:
+        """The callable that gives the time for every expiry decision, or None: Unix time."""
+        ...
+
+    def _set_timer(self, timer: Optional[Callable[[], Any]]) -> None:
+        """Decide expiry by timer, or by the wall clock with None."""
+        ...
+
+    def _now_ns(self) -> int:
+        """The table's clock in ns: Unix time, or the timer's reading in its frame."""
         ...
 
     def _iter(self, kind: int) -> Iterator[Any]:
@@ -145,7 +158,13 @@ class CacheContract(CoreTable, Protocol):
     so that a method that makes a cache returns the caller's class.
     """
 
-    def __init__(self, default_ttl: Optional[TTL] = 0, *, cipher_key: Optional[CipherKeys] = None) -> None: ...
+    def __init__(
+        self,
+        default_ttl: Optional[TTL] = 0,
+        *,
+        cipher_key: Optional[CipherKeys] = None,
+        timer: Optional[Callable[[], Any]] = None,
+    ) -> None: ...
 
     @property
     def _keyring(self) -> Optional[Keyring]: ...

@@ -17,7 +17,6 @@ from typing import IO, Any
 
 from ._contract import CoreTable
 from ._core._value_format import Pickled
-from ._core.table import now_ns
 from ._snapshot_file import frame_codec, ns_to_datetime
 
 __all__ = ["JsonWriter", "dump_json", "to_json"]
@@ -92,7 +91,7 @@ def dump_json(table: CoreTable, out: IO[str], instance_id: str = "") -> int:
         TypeError: a key or value has no JSON form (a type the value codec
             does not know); nothing has been written then.
     """
-    now = now_ns()
+    now = table._now_ns()
     refs = frame_codec(table).collect(table, now)
     for i in range(len(refs)):
         key, value, _, _ = refs[i]

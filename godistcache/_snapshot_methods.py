@@ -9,13 +9,14 @@ format itself is ``godistcache._snapshot_file`` (spec: ``docs/snapshot-format.md
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import IO, Any, Optional, TypeVar
 
 from . import _snapshot_file, _telemetry
 from ._contract import CacheContract, CipherKeys, CoreTable
 from ._core import table_class
 from ._core.frames import REFUSE, UNPICKLE
-from ._core.table import TTL, now_ns
+from ._core.table import TTL
 from ._env import default_instance_id
 from ._files import atomic_write
 from ._progress import Progress
@@ -89,7 +90,7 @@ def _save(
     given: Any = None,
 ) -> int:
     core = frame_codec(table)
-    now = now_ns()
+    now = table._now_ns()  # the cache's clock: expiry times are written in its timer's frame, if it has one
     refs = core.collect(table, now) if given is None else given
     n = len(refs)
     salt = os.urandom(32)
@@ -159,7 +160,7 @@ def _load_into(
                 path=snap.path,
             )
         mode = UNPICKLE if snap.header.sealed or allow_pickle else REFUSE
-        fresh = table_class(cache)()
+        fresh = table_class(cache)(timer=cache.timer)
         if cache.max_size is not None or cache.max_weight is not None:
             fresh._set_bound(cache.max_size, cache.max_weight, cache.weigher)  # the same bounds: swap needs them
         if cache._tracks_writes:
@@ -167,7 +168,7 @@ def _load_into(
         if cache._syncs is not None:
             fresh._track_changes(cache._syncs)  # origins go with the entries a swap moves
         core = frame_codec(fresh)
-        now = now_ns()
+        now = cache._now_ns()
         loaded = 0
         for frame in snap.frames():
             loaded += snap.decode(core, frame, now, mode, fresh)[0]
@@ -308,13 +309,15 @@ class SnapshotMethods:
         allow_pickle: bool = False,
         require_sealed: bool | None = None,
         progress: Progress | None = None,
+        timer: Callable[[], Any] | None = None,
     ) -> _C:
         """A new cache holding the entries of a snapshot file.
 
-        ``default_ttl`` and ``cipher_key`` are as for the constructor (the
-        keyring opens a sealed file and is the new cache's keyring); the other
+        ``default_ttl``, ``cipher_key`` and ``timer`` are as for the constructor
+        (the keyring opens a sealed file and is the new cache's keyring; the
+        file's expiry times are read in the timer's frame); the other
         arguments are as for :meth:`load`.
         """
-        cache = cls(default_ttl, cipher_key=cipher_key)
+        cache = cls(default_ttl, cipher_key=cipher_key, timer=timer)
         cache.load(path, allow_pickle=allow_pickle, require_sealed=require_sealed, progress=progress)
         return cache

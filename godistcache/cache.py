@@ -5,7 +5,7 @@
 compiled methods with no Python frame in between. This module adds only the
 cold methods: views, ``repr`` and the rest of the mapping protocol.
 
-Expiry uses Unix wall time in nanoseconds, so an expiry time means the same
+Expiry uses Unix wall time in nanoseconds (unless the cache has a ``timer=``), so an expiry time means the same
 thing in a snapshot moved to another process or machine. Every read compares
 the entry's expiry with the clock: an expired entry is never returned, and is
 freed when it is met (or by :meth:`Cache.expire`).
@@ -96,15 +96,21 @@ class _ItemsView(ItemsView[Any, Any]):
 
 
 def _empty(
-    cls: type[_T], default_ttl_ns: int, keyring: Any = None, bounds: tuple[Any, Any, Any] = (None, None, None)
+    cls: type[_T],
+    default_ttl_ns: int,
+    keyring: Any = None,
+    bounds: tuple[Any, Any, Any] = (None, None, None),
+    timer: Callable[[], Any] | None = None,
 ) -> _T:
-    """An empty cache of cls with this default TTL, keyring and bounds (max_size, max_weight, weigher).
+    """An empty cache of cls with this default TTL, keyring, bounds (max_size, max_weight, weigher) and timer.
 
     For copies and unpickling. Not cls(): Cache() reads the environment,
     which a copy or an unpickled cache must not do.
     """
     table = cls.__new__(cls)
     table._set_default_ttl_ns(default_ttl_ns)
+    if timer is not None:
+        table._set_timer(timer)  # before any entry: their expiry times are in its frame
     if bounds != (None, None, None):
         table._set_bound(*bounds)
     if hasattr(cls, "_keyring"):  # the class has the slot (Cache does)
@@ -198,19 +204,19 @@ class _CacheMethods:
         )
 
     def copy(self: _T) -> _T:
-        """A shallow copy: same entries, expiry times, default TTL, bounds and keyring; no on_evict listener.
+        """A shallow copy: same entries, expiry times, default TTL, bounds, timer and keyring; no on_evict listener.
 
         A subclass's instance attributes (its ``__dict__``) are copied too, shallowly.
         """
-        new = _empty(type(self), self._default_ttl_ns, getattr(self, "_keyring", None), _bounds(self))
+        new = _empty(type(self), self._default_ttl_ns, getattr(self, "_keyring", None), _bounds(self), self.timer)
         new.__setstate__((self._list(3), dict(_attributes(self))))
         return new
 
     __copy__ = copy
 
     def __deepcopy__(self: _T, memo: dict[int, Any]) -> _T:
-        # The entries are copied deeply, the keyring is shared (it is immutable).
-        new = _empty(type(self), self._default_ttl_ns, getattr(self, "_keyring", None), _bounds(self))
+        # The entries are copied deeply, the keyring is shared (it is immutable), the timer too (the same callable).
+        new = _empty(type(self), self._default_ttl_ns, getattr(self, "_keyring", None), _bounds(self), self.timer)
         memo[id(self)] = new
         new.__setstate__(_copy.deepcopy((self._list(3), dict(_attributes(self))), memo))
         return new
@@ -223,13 +229,17 @@ class _CacheMethods:
         # material: the unpickled cache has no keyring (it does not read the
         # environment either) and its sealed values stay sealed until one is
         # given, by setting cache.keyring. Bounds travel (the weigher must
-        # pickle), an on_evict listener does not.
+        # pickle), an on_evict listener does not. A timer travels too, so it must pickle
+        # (a lambda does not: pickling fails as for an unpicklable value).
         bounds = _bounds(self)
-        args = (
+        timer = self.timer
+        args: tuple[Any, ...] = (
             (type(self), self._default_ttl_ns)
-            if bounds == (None, None, None)
+            if bounds == (None, None, None) and timer is None
             else (type(self), self._default_ttl_ns, None, bounds)
         )
+        if timer is not None:
+            args += (timer,)
         attributes = _attributes(self)
         # A plain list of entries unless a subclass has instance attributes: pickles stay readable by 0.1.0.
         return (_empty, args, (self._list(3), dict(attributes)) if attributes else self._list(3))
@@ -276,11 +286,25 @@ class Cache(SyncMethods, SnapshotMethods, SealedMethods, MemoMethods, _CacheMeth
             ``"deleted"`` or ``"replaced"`` (the old value), once the cache is
             consistent again, so it may use the cache. Its exceptions are
             logged, not raised. Settable later as ``cache.on_evict``.
+        timer: the clock of every expiry decision of this cache, as
+            cachetools' ``timer=``: a callable returning seconds (int or
+            float, in any frame: Unix time, ``time.monotonic``, a fake a test
+            moves) or a datetime (aware; naive is local time, as
+            ``datetime.timestamp()`` reads it). TTLs count from its reading,
+            ``expire_at=`` is read in its frame, and so are the expiry times
+            of snapshots the cache saves and loads (a timer returning Unix
+            time keeps files interchangeable with caches without one). Its
+            exceptions propagate, with the cache unchanged. None (the
+            default): Unix time, read in C. Read-only as ``cache.timer``. A
+            cache with a timer can't ``sync_with_s3``.
 
     Raises:
         TypeError, ValueError: default_ttl is not a valid TTL, sweep_interval
             is not positive, or a bound is not a positive int (or the weigher
-            is missing, or given without max_weight).
+            is missing, or given without max_weight), or timer is not callable.
+            A timer's return that is not a time (not a real number or a
+            datetime; NaN, infinite, or past the int64 range of ns) raises them
+            where the cache reads it.
         ConfigurationError: a cipher key (given or from the environment) is
             malformed.
 
@@ -308,8 +332,9 @@ class Cache(SyncMethods, SnapshotMethods, SealedMethods, MemoMethods, _CacheMeth
         max_weight: int | None = None,
         weigher: Callable[[Any, Any], int] | None = None,
         on_evict: Callable[[Any, Any, str], object] | None = None,
+        timer: Callable[[], Any] | None = None,
     ) -> None:
-        super().__init__(default_ttl)
+        super().__init__(default_ttl, timer=timer)
         if max_size is not None or max_weight is not None or weigher is not None:
             self._set_bound(max_size, max_weight, weigher)
         if on_evict is not None:

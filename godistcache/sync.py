@@ -76,6 +76,10 @@ class SyncMethods:
             now, ``stop()`` (or leaving a ``with`` block) ends it after a
             final cycle. It holds the cache by weak reference.
 
+        Raises:
+            ConfigurationError: the cache has a timer (expiry times travel
+                between instances as Unix time).
+
         From this call on the cache keeps, per entry, its stamp and origin (12
         bytes), and a tombstone per deleted key for ``tombstone_ttl``.
         """

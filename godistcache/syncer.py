@@ -106,6 +106,11 @@ class Syncer(Persister):
         final_flush: bool = True,
         start: bool = True,
     ) -> None:
+        if getattr(cache, "timer", None) is not None:
+            raise ConfigurationError(
+                f"a cache with a timer ({cache.timer!r}) can't sync: expiry times travel between instances as "
+                "Unix time, and its timer's may be in another frame. Sync a cache without timer="
+            )
         if isinstance(compact_every, bool) or not isinstance(compact_every, int) or compact_every < 1:
             raise ValueError(f"compact_every must be an int >= 1, got {compact_every!r}")
         if not tombstone_ttl > 0:

@@ -1,4 +1,4 @@
-"""Fixtures shared by the test suite: the c/py core switch and a frozen clock.
+"""Fixtures shared by the test suite: the c/py core switch and a fake timer.
 
 Every behaviour test takes ``cache_cls`` (or ``cache``) and so runs once on
 the compiled core (id ``c``) and once on the pure-Python twin (id ``py``),
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from fractions import Fraction
 from types import ModuleType
 from typing import Any, Callable, Optional
 
@@ -110,8 +111,10 @@ def cache_cls(core: ModuleType) -> type[Any]:
 
 
 @pytest.fixture
-def cache(cache_cls: type[Any]) -> Any:
-    """A new, empty cache on the core under test, with no default TTL."""
+def cache(cache_cls: type[Any], request: pytest.FixtureRequest) -> Any:
+    """A new, empty cache on the core under test, with no default TTL; its timer is ``clock`` if the test has one."""
+    if "clock" in request.fixturenames:
+        return cache_cls(timer=request.getfixturevalue("clock"))
     return cache_cls()
 
 
@@ -122,18 +125,28 @@ def cache_classes() -> dict[str, type[Any]]:
 
 
 class FrozenClock:
-    """Both cores' clocks frozen at the same Unix-ns instant, moved only by the test."""
+    """A fake timer for ``Cache(timer=clock)``: a Unix-ns instant moved only by the test.
+
+    It returns exact seconds (a Fraction), so both cores read it to the ns.
+    A pickled cache takes the test's clock along by reference: the clock the
+    unpickled cache reads is the one the test moves.
+    """
 
     def __init__(self, now_ns: int = T0_NS) -> None:
-        self.modules = [core_module(name) for name in CORE_NAMES]
-        self.now = 0
-        self.set(now_ns)
+        self.now = now_ns
+
+    def __call__(self) -> Fraction:
+        return Fraction(self.now, 1_000_000_000)
+
+    def __repr__(self) -> str:
+        return f"FrozenClock({self.now})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_the_clock, ())
 
     def set(self, now_ns: int) -> None:
-        """Freeze every core's clock at ``now_ns`` (Unix ns)."""
+        """Move the clock to ``now_ns`` (Unix ns)."""
         self.now = now_ns
-        for mod in self.modules:
-            mod._set_clock(now_ns)
 
     def advance(self, seconds: float) -> None:
         """Move the clock forward by ``seconds`` (rounded to the ns)."""
@@ -143,20 +156,32 @@ class FrozenClock:
         """Move the clock forward by ``ns`` nanoseconds."""
         self.set(self.now + ns)
 
-    def unfreeze(self) -> None:
-        """Give every core its real clock back."""
-        for mod in self.modules:
-            mod._set_clock(None)
+
+_clocks: list[FrozenClock] = []
+
+
+def _the_clock() -> FrozenClock:
+    """The running test's clock (what a pickled FrozenClock unpickles as)."""
+    return _clocks[-1]
 
 
 @pytest.fixture
-def clock() -> Iterator[FrozenClock]:
-    """Freeze both cores' clocks at ``T0_NS``; always unfrozen on teardown."""
+def clock(monkeypatch: pytest.MonkeyPatch) -> Iterator[FrozenClock]:
+    """A fake timer at ``T0_NS``, which every cache made during the test is given.
+
+    The ``cache`` fixture passes it as ``timer=``; caches the test (or code it
+    calls: a framework backend, a load) makes itself get it as their default
+    ``timer``, for the test only.
+    """
     frozen = FrozenClock()
+    for name in CORE_NAMES:
+        defaults = cache_class(name).__init__.__kwdefaults__
+        monkeypatch.setitem(defaults, "timer", frozen)
+    _clocks.append(frozen)
     try:
         yield frozen
     finally:
-        frozen.unfreeze()
+        _clocks.remove(frozen)
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -15,6 +15,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -180,6 +181,9 @@ def test_inspect_key_from_another_variable(
 
 
 def test_inspect_counts_expired_entries(tmp_path: Path, clock: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    # The CLI has no cache: it judges expiry by the wall clock, where the fake timer ends up after the advance.
+    start = (time.time_ns() // 10**9 - 50) * 10**9
+    clock.set(start)
     cache = Cache()
     cache.put("short", 1, 10)
     cache.put("long", 2, 100)
@@ -190,7 +194,7 @@ def test_inspect_counts_expired_entries(tmp_path: Path, clock: Any, capsys: pyte
     assert main(["inspect", str(path)]) == 0
     rows = _fields(capsys.readouterr().out)
     assert (rows["entries"], rows["live now"], rows["expired now"]) == ("3", "2", "1")
-    assert rows["created"] == "2023-11-14T22:13:20+00:00"  # the frozen clock's T0
+    assert rows["created"] == datetime.datetime.fromtimestamp(start // 10**9, datetime.timezone.utc).isoformat()
     assert rows["instance id"] == "(none)"
 
 
@@ -399,6 +403,8 @@ def test_export_types(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
 
 
 def test_export_expiry_times(tmp_path: Path, clock: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    start = (time.time_ns() // 10**9 - 30) * 10**9  # the CLI judges expiry by the wall clock
+    clock.set(start)
     cache = Cache()
     cache.put("soon", 1, 10)
     cache.put("later", 2, 90)
@@ -410,8 +416,8 @@ def test_export_expiry_times(tmp_path: Path, clock: Any, capsys: pytest.CaptureF
     assert err == ""  # -q: no summary line
     (entry,) = json.loads(out)["entries"]
     assert entry["key"] == "later"
-    assert entry["expires_ns"] == T0_NS + 90 * 1_000_000_000
-    assert entry["expires"] == "2023-11-14T22:14:50+00:00"
+    assert entry["expires_ns"] == start + 90 * 1_000_000_000
+    assert entry["expires"] == datetime.datetime.fromtimestamp(start // 10**9 + 90, datetime.timezone.utc).isoformat()
 
 
 def test_export_sealed(sealed: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:

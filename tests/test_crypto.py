@@ -83,8 +83,10 @@ def sealed_cls(cache_cls: type) -> type:
 
 
 @pytest.fixture
-def sealed(sealed_cls: type) -> Any:
-    """A cache on the core under test whose keyring holds RAW_A."""
+def sealed(sealed_cls: type, request: pytest.FixtureRequest) -> Any:
+    """A cache on the core under test whose keyring holds RAW_A; its timer is ``clock`` if the test has one."""
+    if "clock" in request.fixturenames:
+        return sealed_cls(cipher_key=RAW_A, timer=request.getfixturevalue("clock"))
     return sealed_cls(cipher_key=RAW_A)
 
 

@@ -182,6 +182,9 @@ def test_compiled_refs_release_in_chunks() -> None:
 
 
 def test_expiry_kept_and_expired_entries_dropped(snap_cls: type, tmp_path: Path, clock: FrozenClock) -> None:
+    # snapshot.inspect has no cache: it judges expiry by the wall clock, where the fake timer ends up.
+    start = time.time_ns() - 22 * 10**9
+    clock.set(start)
     c = snap_cls()
     c.put("forever", 1)
     c.put("long", 2, 100)
@@ -190,13 +193,13 @@ def test_expiry_kept_and_expired_entries_dropped(snap_cls: type, tmp_path: Path,
     clock.advance(2)  # "gone" expired before the save: not written
     assert c.save(tmp_path / "s.godistcache") == 3
     clock.advance(20)  # "short" expires between save and load: skipped
-    d = snap_cls.from_file(tmp_path / "s.godistcache")
+    d = snap_cls.from_file(tmp_path / "s.godistcache", timer=clock)
     assert sorted(d) == ["forever", "long"]
     assert d.ttl("forever") is None
     assert d.ttl("long") == pytest.approx(78.0)
     info = snapshot.inspect(tmp_path / "s.godistcache")
     assert (info.entries, info.live, info.expired) == (3, 2, 1)
-    assert info.header.created_ns == T0_NS + 2 * 10**9
+    assert info.header.created_ns == start + 2 * 10**9
 
 
 def test_load_replaces_and_merge_adds(snap_cls: type, tmp_path: Path) -> None:
@@ -742,6 +745,7 @@ def test_export_json_from_cache_matches_the_file(snap_cls: type, tmp_path: Path,
     import io
     import json
 
+    clock.set(time.time_ns() // 10**9 * 10**9)  # export_json from the file judges expiry by the wall clock
     c = filled(snap_cls, 5)
     c.put("ttl", 1, 30)
     c.save(tmp_path / "j.godistcache", instance_id="me")
@@ -752,8 +756,11 @@ def test_export_json_from_cache_matches_the_file(snap_cls: type, tmp_path: Path,
     doc = json.loads(from_cache.getvalue())
     assert doc["instance_id"] == "me" and len(doc["entries"]) == len(c)
     ttl_entry = doc["entries"][-1]
-    assert ttl_entry["key"] == "ttl" and ttl_entry["expires_ns"] == T0_NS + 30 * 10**9
-    assert ttl_entry["expires"] == "2023-11-14T22:13:50+00:00"
+    assert ttl_entry["key"] == "ttl" and ttl_entry["expires_ns"] == clock.now + 30 * 10**9
+    assert (
+        ttl_entry["expires"]
+        == datetime.datetime.fromtimestamp(clock.now // 10**9 + 30, datetime.timezone.utc).isoformat()
+    )
     by_key = {json.dumps(e["key"]): e["value"] for e in doc["entries"]}
     assert by_key['"k19"'] == {"$dict": [["a", 1], [2, [3]], [[1, 2], {"x": {"$bytes": "eQ=="}}]]}
     assert by_key["7"] is False and by_key['"k9"'] == {"$float": "inf"}

@@ -267,30 +267,16 @@ def test_now_ns_is_unix_time(core: ModuleType) -> None:
     assert abs(now - time.time_ns()) < 60 * 1_000_000_000
 
 
-def test_set_clock_freezes_and_unfreezes(core: ModuleType) -> None:
-    try:
-        core._set_clock(123_456_789)
-        assert core.now_ns() == 123_456_789
-        assert core.now_ns() == 123_456_789
-    finally:
-        core._set_clock(None)
-    assert abs(core.now_ns() - time.time_ns()) < 60 * 1_000_000_000
+def test_no_process_wide_clock_hook(core: ModuleType) -> None:
+    # A fake clock is per cache (timer=): nothing freezes every table of a core.
+    assert not hasattr(core, "_set_clock")
+    assert not hasattr(core, "_fake_now")
 
 
-@pytest.mark.parametrize("bad", [0, -1])
-def test_set_clock_rejects_non_positive(core: ModuleType, bad: int) -> None:
-    try:
-        with pytest.raises(ValueError, match=f"now_ns must be > 0, got {bad}"):
-            core._set_clock(bad)
-    finally:
-        core._set_clock(None)
-
-
-def test_clock_fixture_freezes_both_cores(clock: Any, cache_classes: dict[str, Any]) -> None:
-    import importlib
-
-    modules = [importlib.import_module(f"godistcache._core._table_{name}") for name in cache_classes]
-    assert {m.now_ns() for m in modules} == {clock.now}
+def test_clock_fixture_is_every_cache_timer(clock: Any, cache_classes: dict[str, Any]) -> None:
+    caches = [cls() for cls in cache_classes.values()] + [cls(timer=clock) for cls in cache_classes.values()]
+    assert all(c.timer is clock for c in caches)
+    assert {c._now_ns() for c in caches} == {clock.now}
     clock.advance(1.5)
-    assert {m.now_ns() for m in modules} == {clock.now}
+    assert {c._now_ns() for c in caches} == {clock.now}
     assert clock.now % 10**9 == 5 * 10**8

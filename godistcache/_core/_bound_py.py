@@ -29,7 +29,6 @@ from collections.abc import Hashable
 from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
-from ._clock_py import now_ns
 from ._listener_py import EVICTED, EXPIRED
 
 __all__ = ["EXPIRES", "HASH", "KEY", "POL", "POS", "VALUE", "WEIGHT", "WRITTEN", "BoundMethods"]
@@ -76,6 +75,10 @@ class _Host(Protocol):
     def _lock(self) -> AbstractContextManager[Any]: ...
     def _pop_entry(self, key: Hashable, entry: list[Any], cause: str) -> list[Any] | None: ...
     def _purge(self, now: int = 0) -> int: ...
+    def _now(self) -> int: ...
+
+    _timer: Any
+
     def clear(self) -> None: ...
 
     _bounded: bool
@@ -299,11 +302,14 @@ class BoundMethods:
                 self._ghost_add(victim[HASH])
         return victim
 
-    def _make_room(self: _Host, protect: list[Any]) -> None:
-        """Free entries (never protect) until the table fits its bounds (see _table_c's _make_room)."""
+    def _make_room(self: _Host, protect: list[Any], now: int = 0) -> None:
+        """Free entries (never protect) until the table fits its bounds (see _table_c's _make_room).
+
+        now: the table's clock, or 0 if not read yet.
+        """
         if len(self._data) <= self._max_size and self._weight <= self._max_weight:
             return
-        now = now_ns()
+        now = now if now or self._timer is not None else self._now()
         cap = self._max_size if self._max_size != _NO_BOUND else len(self._data)
         grave = []  # released once the table is consistent
         if now >= self._min_expires and self._since_purge >= max(cap // _PURGE_SHARE, 1):

@@ -609,7 +609,7 @@ def merge(Table dst not None, Table src not None, bint newer=False):
     written before dst's (write times, 0 when unknown).
     """
     # The entries are collected first: storing runs keys' __eq__, which may change src.
-    cdef Refs refs = collect(src, _now_ns())
+    cdef Refs refs = collect(src, src._now_ns())
     cdef Py_ssize_t i
     cdef Ref *ref
     for i in range(refs.n):

@@ -50,18 +50,23 @@ class SyncMethods:
     _floor: int
     _floor_origin: int
     _lock: Any
+    _timer: Any
 
     def _stamp(self, written: int, now: int) -> int:
-        """The stamp of a write: given (it advances the clock), or the clock's next (the wall clock if not syncing)."""
+        """The stamp of a write: given (it advances the clock), or the clock's next (the table's clock if not syncing).
+
+        A write time is the table's clock (a timer's reading when it has one, read before storing);
+        a sync stamp is always wall time.
+        """
         if not self._sync:
             if written >= 0:
                 return written
-            return now or now_ns()
+            return now if now or self._timer is not None else now_ns()
         if written >= 0:
             if written > self._hlc:
                 self._hlc = written
             return written
-        s = (now or now_ns()) + self._skew
+        s = (now if now and self._timer is None else now_ns()) + self._skew
         if s <= self._hlc:
             s = self._hlc + 1
         self._hlc = s
@@ -140,8 +145,8 @@ class SyncMethods:
         s = operator.index(stamp)
         with self._lock:
             o = self._origin_of(origin)
-            now = now_ns()
-            if s > now + MAX_AHEAD_NS:
+            now = self._now()  # type: ignore[attr-defined]
+            if s > (now if self._timer is None else now_ns()) + MAX_AHEAD_NS:
                 return False
             if s > self._hlc:
                 self._hlc = s
@@ -176,7 +181,7 @@ class SyncMethods:
             entry = self._lookup(key)  # type: ignore[attr-defined]
             if entry is None or not self._newer(s, o, *self._entry_order(key, entry)):
                 return False
-            live = not entry[1] or entry[1] > now_ns()
+            live = not entry[1] or entry[1] > self._now()  # type: ignore[attr-defined]
             dead = self._pop_entry(key, entry, DELETED if live else EXPIRED)  # type: ignore[attr-defined]
             if dead is None:
                 return False

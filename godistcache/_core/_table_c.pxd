@@ -35,6 +35,7 @@ cdef class Table:
     cdef uint64_t _version     # bumped when the live key set or the layout changes
     cdef readonly uint64_t _moves    # bumped when the entries move (resize, clear, swap): positions change
     cdef object _default_ttl
+    cdef object _timer         # None: expiry by the wall clock; else a callable giving the time (see _now)
     cdef object __weakref__
     # -- change capture for sync (see "Sync" in _table_c.pyx); off unless _sync --
     cdef bint _sync            # local changes, tombstones and origins are kept

@@ -114,38 +114,43 @@ CLOCK_RESOLUTION_NS = gdc_clock_resolution_ns()
 # table skip allocation entirely.
 cdef uint32_t _EMPTY_INDEX[MIN_SIZE]
 
-cdef int64_t _fake_now = 0
 cdef object _NO_DEFAULT = object()   # pop's default when none was given
 
+from godistcache._core._clock_py import timer_to_ns as _timer_to_ns
 
-cdef inline int64_t _now() noexcept nogil:
-    if _fake_now:
-        return _fake_now
-    return gdc_now_ns()
+# A timer's reading in ns is an int64 (a put clamps now + ttl to INT64_MAX).
+cdef double _TIMER_LIMIT = 9223372036854775808.0     # 2**63
+
+
+cdef int64_t _timer_ns(Table t) except? -1:
+    """The clock of a table with a timer: what the timer returns, as ns in its frame (see _clock_py)."""
+    r = t._timer()
+    cdef double d
+    if PyFloat_CheckExact(r):
+        d = PyFloat_AS_DOUBLE(r)
+        if not isnan(d) and not isinf(d):
+            d = floor(d * 1e9 + 0.5)     # nearest ns, as timer_to_ns
+            if -_TIMER_LIMIT <= d < _TIMER_LIMIT:
+                return <int64_t>d
+    return _timer_to_ns(t._timer, r)     # ints, datetimes; raises for what is not a time
+
+
+cdef inline int64_t _now(Table t) except? -1:
+    # The clock expiry is decided by: the wall clock (Unix ns), or the table's timer. One pointer
+    # compare when there is no timer; only a table with one calls Python.
+    if t._timer is None:
+        return gdc_now_ns()
+    return _timer_ns(t)
 
 
 def now_ns():
-    """Return the table's clock: Unix time in nanoseconds."""
-    return _now()
+    """Return the wall clock: Unix time in nanoseconds (a table with a timer uses its timer instead)."""
+    return gdc_now_ns()
 
 
 def clock_uses_tsc():
     """True when the expiry clock is extrapolating the CPU time-stamp counter."""
     return gdc_clock_uses_tsc()
-
-
-def _set_clock(now_ns=None):
-    """Freeze the table's clock at ``now_ns`` (int, Unix ns), or unfreeze it with None.
-
-    A test hook: it affects every table of this module.
-    """
-    global _fake_now
-    if now_ns is None:
-        _fake_now = 0
-    else:
-        if now_ns <= 0:
-            raise ValueError(f"now_ns must be > 0, got {now_ns!r}")
-        _fake_now = now_ns
 
 
 cdef inline uint64_t _mix(Py_hash_t h) noexcept nogil:
@@ -401,16 +406,22 @@ cdef inline Entry *_entry_at(Table t, Py_ssize_t slot) noexcept:
 
 cdef inline Py_ssize_t _find_live(Table t, object key) except -2:
     """Entry index of a live key, or -1; frees the entry if it has expired."""
+    cdef int64_t now = 0
+    if t._timer is not None:
+        now = _timer_ns(t)     # Python code: before the lookup, whose slot it could invalidate
     cdef Py_hash_t h = gdc_hash(key)
-    return _live_at(t, _lookup(t, key, h, NULL))
+    return _live_at(t, _lookup(t, key, h, NULL), now)
 
 
-cdef inline Py_ssize_t _live_at(Table t, Py_ssize_t slot) except -2:
-    """Entry index of the entry at index slot (-1: none) if live, else -1; frees the entry if it has expired."""
+cdef inline Py_ssize_t _live_at(Table t, Py_ssize_t slot, int64_t now) except -2:
+    """Entry index of the entry at index slot (-1: none) if live, else -1; frees the entry if it has expired.
+
+    now: the timer's reading, taken before the lookup that found slot (unused without a timer).
+    """
     if slot < 0:
         return -1
     cdef Entry *ep = _entry_at(t, slot)
-    if ep.expires != 0 and ep.expires <= _now():
+    if ep.expires != 0 and ep.expires <= (gdc_now_ns() if t._timer is None else now):
         t._expired += 1
         t._drop_slot(slot, _EXPIRED)
         return -1
@@ -426,14 +437,18 @@ cdef inline void _touch(Table t, Py_ssize_t ix) noexcept:
 
 cdef inline int64_t _stamp(Table t, int64_t written, int64_t now) noexcept:
     # The stamp of a write: given (a merge or a load: it advances the clock), or the hybrid logical
-    # clock's next, the wall clock unless that is not past the latest stamp given or seen.
+    # clock's next, the wall clock unless that is not past the latest stamp given or seen. A write
+    # time is the table's clock (a timer's reading when it has one: snapshots keep it in that frame,
+    # and a timer table read it before storing); a sync stamp is always wall time.
     if not t._sync:
-        return written if written >= 0 else (now if now else _now())
+        if written >= 0:
+            return written
+        return now if now or t._timer is not None else gdc_now_ns()
     if written >= 0:
         if written > t._hlc:
             t._hlc = written
         return written
-    cdef int64_t s = (now if now else _now()) + t._skew
+    cdef int64_t s = (now if now and t._timer is None else gdc_now_ns()) + t._skew
     if s <= t._hlc:
         s = t._hlc + 1
     t._hlc = s
@@ -443,7 +458,9 @@ cdef inline int64_t _stamp(Table t, int64_t written, int64_t now) noexcept:
 cdef inline int _put(Table self, object key, object value, int64_t ttl_ns) except -1:
     cdef int64_t now
     if ttl_ns:
-        now = _now()
+        now = _now(self)
+        if now > INT64_MAX - ttl_ns:    # only a timer reads that late
+            return _store(self, key, value, INT64_MAX, now)
         return _store(self, key, value, now + ttl_ns, now)
     return _store(self, key, value, 0, 0)
 
@@ -458,6 +475,9 @@ cdef inline int _store(Table self, object key, object value, int64_t expires, in
     notifies.
     """
     cdef int64_t w = 0
+    if now == 0 and self._timer is not None:
+        # Python code that may raise: read before the lookup and before the table changes, not when evicting.
+        now = _timer_ns(self)
     if self._slow:    # one flag read on an unbounded table
         if self._max_size == 0:
             return _store_nothing(self, key, value)
@@ -472,7 +492,7 @@ cdef inline int _store(Table self, object key, object value, int64_t expires, in
     cdef PyObject *old_value = NULL
     if slot >= 0:
         ep = _entry_at(self, slot)
-        if ep.expires != 0 and ep.expires <= (now if now else _now()):
+        if ep.expires != 0 and ep.expires <= (now if now or self._timer is not None else gdc_now_ns()):
             # An expired entry is gone: the key comes back as a new one, at the end.
             old_key = ep.key
             old_value = ep.value
@@ -566,7 +586,7 @@ cdef int _store_tail(Table self, Py_ssize_t ix, PyObject *old_key, PyObject *old
     grave = None
     try:
         if self._bounded and (self._used > self._max_size or self._weight > self._max_weight):
-            grave = self._make_room(ix, now if now else _now(), &k1, &v1, &evicted1)
+            grave = self._make_room(ix, now if now or self._timer is not None else gdc_now_ns(), &k1, &v1, &evicted1)
         if self._on_evict is not None:
             if old_value != NULL:
                 self._notify(<object>old_key, <object>old_value, cause)
@@ -634,10 +654,27 @@ cdef class Table:
         self._max_size = PY_SSIZE_T_MAX
         self._max_weight = INT64_MAX
         self._evicted = 0
+        self._timer = None
 
     @cython.critical_section
-    def __init__(self, default_ttl=0):
+    def __init__(self, default_ttl=0, *, timer=None):
         self.default_ttl = default_ttl
+        self._set_timer(timer)
+
+    def _set_timer(self, timer):
+        """Decide expiry by timer (see :attr:`timer`), or by the wall clock with None."""
+        if timer is not None and not callable(timer):
+            raise TypeError(f"timer must be a callable or None, got {type(timer).__name__}")
+        self._timer = timer
+
+    @property
+    def timer(self):
+        """The callable that gives this table the time for every expiry decision, or None: Unix time."""
+        return self._timer
+
+    def _now_ns(self):
+        """This table's clock in ns: Unix time, or the timer's reading in the timer's frame."""
+        return _now(self)
 
     def __dealloc__(self):
         self._clear_all()
@@ -1105,12 +1142,13 @@ cdef class Table:
 
         value: if not NULL, gets a new reference to the removed live entry's value.
         """
+        cdef int64_t now = _now(self)    # a timer is Python code: before the lookup
         cdef Py_hash_t h = gdc_hash(key)
         cdef Py_ssize_t slot = _lookup(self, key, h, NULL)
         if slot < 0:
             return 0
         cdef int64_t expires = _entry_at(self, slot).expires
-        cdef bint live = expires == 0 or expires > _now()
+        cdef bint live = expires == 0 or expires > now
         if live:
             if value != NULL:
                 value[0] = _entry_at(self, slot).value
@@ -1127,7 +1165,7 @@ cdef class Table:
     cdef Py_ssize_t _purge(self) except -1:
         """Free every expired entry; return how many."""
         cdef list grave = []     # references released only once the table is consistent
-        cdef Py_ssize_t n = self._purge_into(_now(), grave)
+        cdef Py_ssize_t n = self._purge_into(_now(self), grave)
         if n and self._on_evict is not None:
             self._deliver(grave)
         return n
@@ -1214,7 +1252,7 @@ cdef class Table:
     def _put_until(self, key, value, ttl, expire_at):
         if ttl is not None:
             raise TypeError("give ttl or expire_at, not both")
-        cdef int64_t now = _now()
+        cdef int64_t now = _now(self)
         _store(self, key, value, _expire_at_to_ns(expire_at, now), now)
 
     @cython.critical_section
@@ -1263,6 +1301,9 @@ cdef class Table:
         cdef PyObject *mine
         cdef object hold
         cdef int eq = 1
+        cdef int64_t now = 0
+        if self._timer is not None:
+            now = _timer_ns(self)     # Python code: before the probe, whose slot it could invalidate
         _probe_start(&p, m, self._shift, <size_t>self._size - 1)
         while True:
             v = self._index[p.i]
@@ -1293,7 +1334,7 @@ cdef class Table:
                 if eq and ln == n and PyTuple_GET_SIZE(hold) == n:
                     break
             _probe_next(&p)
-        cdef Py_ssize_t ix = _live_at(self, <Py_ssize_t>p.i)
+        cdef Py_ssize_t ix = _live_at(self, <Py_ssize_t>p.i, now)
         if ix < 0:
             self._misses += 1
             return default
@@ -1399,13 +1440,13 @@ cdef class Table:
         Raises:
             KeyError: key has no live entry.
         """
+        cdef int64_t now = _now(self)    # a timer is Python code: before the lookup
         cdef Py_ssize_t slot = _lookup(self, key, gdc_hash(key), NULL)
         if slot < 0:
             raise KeyError(key)
         cdef int64_t expires = _entry_at(self, slot).expires
         if expires == 0:
             return None
-        cdef int64_t now = _now()
         if expires <= now:
             self._expired += 1
             self._drop_slot(slot, _EXPIRED)
@@ -1425,7 +1466,7 @@ cdef class Table:
         max_entries entry slots. Returns (entries freed, True when the cursor
         came back to the start: a full pass is done).
         """
-        cdef int64_t now = _now()
+        cdef int64_t now = _now(self)
         cdef Py_ssize_t ix, end, freed = 0
         cdef Entry *ep
         cdef list grave = []     # references released only once the table is consistent
@@ -1448,7 +1489,7 @@ cdef class Table:
 
     @cython.critical_section
     def __len__(self):
-        if self._min_expires != INT64_MAX and self._min_expires <= _now():
+        if self._min_expires != INT64_MAX and self._min_expires <= _now(self):
             self._purge()
         return self._used
 
@@ -1467,7 +1508,7 @@ cdef class Table:
         if self._on_evict is None:
             self._clear_all()
             return
-        cdef int64_t now = _now()
+        cdef int64_t now = _now(self)
         cdef list grave = []
         cdef Entry *ep
         cdef Py_ssize_t ix
@@ -1534,7 +1575,7 @@ cdef class Table:
         if written_ns is not None and written < 0:
             raise ValueError(f"written_ns must be >= 0, got {written_ns!r}")
         if expires:
-            now = _now()
+            now = _now(self)
             if expires <= now:
                 return False
         _store(self, key, value, expires, now, written)
@@ -1726,7 +1767,7 @@ cdef class Table:
     cdef int _merge_at(self, object key, object value, int64_t expires, int64_t stamp, uint32_t origin,
                        int64_t now) except -1:
         """Store a peer's write of key if it is the latest this table knows of; 1 when stored."""
-        if stamp > now + _MAX_AHEAD_NS:
+        if stamp > (now if self._timer is None else gdc_now_ns()) + _MAX_AHEAD_NS:
             return 0              # from too far in the future: refused, and the clock not moved
         if stamp > self._hlc:
             self._hlc = stamp     # seen: a write made here after this merge stamps after it
@@ -1750,7 +1791,7 @@ cdef class Table:
         if not self._sync:
             raise ValueError("only a syncing table merges (see _track_changes)")
         return self._merge_at(key, value, _operator.index(expires_ns), _operator.index(stamp),
-                              self._origin_of(origin), _now()) == 1
+                              self._origin_of(origin), _now(self)) == 1
 
     @cython.critical_section
     def _merge_tomb(self, key, stamp, str origin not None):
@@ -1759,7 +1800,8 @@ cdef class Table:
             raise ValueError("only a syncing table merges (see _track_changes)")
         cdef int64_t s = _operator.index(stamp)
         cdef uint32_t o = self._origin_of(origin)
-        if s > _now() + _MAX_AHEAD_NS:
+        cdef int64_t now = _now(self)    # a timer is Python code: before the lookup
+        if s > gdc_now_ns() + _MAX_AHEAD_NS:
             return False
         if s > self._hlc:
             self._hlc = s
@@ -1775,7 +1817,7 @@ cdef class Table:
         if not self._newer(s, o, self._stamp_of(ix), self._origin_at(ix)):
             return False
         cdef int64_t expires = self._entries[ix].expires
-        cdef bint live = expires == 0 or expires > _now()
+        cdef bint live = expires == 0 or expires > now
         if live:
             self._version += 1
             self._deletes += 1
@@ -1791,7 +1833,7 @@ cdef class Table:
             raise ValueError("only a syncing table merges (see _track_changes)")
         cdef int64_t s = _operator.index(stamp)
         cdef uint32_t o = self._origin_of(origin)
-        if s > _now() + _MAX_AHEAD_NS:
+        if s > gdc_now_ns() + _MAX_AHEAD_NS:
             return 0
         if s > self._hlc:
             self._hlc = s
@@ -1966,7 +2008,7 @@ cdef class _TableIter:
     cdef object _next(self, Table t):
         if t._version != self._version:
             raise RuntimeError("cache changed during iteration")
-        cdef int64_t now = _now()
+        cdef int64_t now = _now(t)
         cdef Entry *ep
         while self._pos < t._nentries:
             ep = &t._entries[self._pos]

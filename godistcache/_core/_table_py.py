@@ -26,12 +26,12 @@ from __future__ import annotations
 import operator
 import sys
 import threading
-from collections.abc import Hashable, Iterable, Iterator
+from collections.abc import Callable, Hashable, Iterable, Iterator
+from time import time_ns
 from typing import Any
 
 from ._bound_py import EXPIRES, KEY, VALUE, WEIGHT, BoundMethods
-from ._clock_py import CLOCK_RESOLUTION_NS, clock_uses_tsc, now_ns
-from ._clock_py import set_clock as _set_clock  # noqa: F401 - the test hook, as in _table_c
+from ._clock_py import CLOCK_RESOLUTION_NS, clock_uses_tsc, now_ns, timer_to_ns
 from ._listener_py import DELETED, EVICTED, EXPIRED, REPLACED, FlushingLock, ListenerMethods
 from ._sync_py import SyncMethods
 from ._ttl_py import MAX_TTL_NS, TTL, ExpireAt, expire_at_to_ns, ttl_to_ns
@@ -82,6 +82,7 @@ class Table(BoundMethods, ListenerMethods, SyncMethods):
         "_reentrant_changes",
         "_reentrant_limit",
         "_sweep_keys",
+        "_timer",
         "_track",
         "_version",
         "__weakref__",
@@ -101,6 +102,7 @@ class Table(BoundMethods, ListenerMethods, SyncMethods):
     _reentrant_changes: int
     _reentrant_limit: int
     _sweep_keys: list[Hashable]
+    _timer: Callable[[], Any] | None
     _track: bool
     _version: int
 
@@ -115,6 +117,7 @@ class Table(BoundMethods, ListenerMethods, SyncMethods):
         self._reentrant_changes = 0
         self._reentrant_limit = 0
         self._track = False
+        self._timer = None
         self._sync = False
         self._hlc = 0
         self._skew = 0
@@ -136,8 +139,30 @@ class Table(BoundMethods, ListenerMethods, SyncMethods):
         self._init_bound()
         return self
 
-    def __init__(self, default_ttl: TTL | None = 0) -> None:
+    def __init__(self, default_ttl: TTL | None = 0, *, timer: Callable[[], Any] | None = None) -> None:
         self.default_ttl = default_ttl
+        self._set_timer(timer)
+
+    def _set_timer(self, timer: Callable[[], Any] | None) -> None:
+        """Decide expiry by timer (see :attr:`timer`), or by the wall clock with None."""
+        if timer is not None and not callable(timer):
+            raise TypeError(f"timer must be a callable or None, got {type(timer).__name__}")
+        self._timer = timer
+
+    @property
+    def timer(self) -> Callable[[], Any] | None:
+        """The callable that gives this table the time for every expiry decision, or None: Unix time."""
+        return self._timer
+
+    def _now(self) -> int:
+        """The clock expiry is decided by: the wall clock (Unix ns), or the timer's reading (ns, its frame)."""
+        timer = self._timer
+        return time_ns() if timer is None else timer_to_ns(timer, timer())
+
+    def _now_ns(self) -> int:
+        """This table's clock in ns: Unix time, or the timer's reading in the timer's frame."""
+        with self._lock:
+            return self._now()
 
     @property
     def default_ttl(self) -> float:
@@ -214,7 +239,7 @@ class Table(BoundMethods, ListenerMethods, SyncMethods):
         if entry is None:
             return None
         expires = entry[1]
-        if expires and expires <= now_ns():
+        if expires and expires <= self._now():
             # Removing an expired entry changes nothing anyone can see: no version bump.
             self._expired += 1
             dead = self._pop_entry(key, entry, EXPIRED)  # noqa: F841 - released on return, after the table is consistent
@@ -223,8 +248,8 @@ class Table(BoundMethods, ListenerMethods, SyncMethods):
 
     def _put(self, key: Hashable, value: Any, ttl_ns: int) -> None:
         if ttl_ns:
-            now = now_ns()
-            self._store(key, value, now + ttl_ns, now)
+            now = self._now()
+            self._store(key, value, min(now + ttl_ns, _INT64_MAX), now)  # only a timer reads that late
         else:
             self._store(key, value, 0, 0)
 
@@ -242,6 +267,8 @@ class Table(BoundMethods, ListenerMethods, SyncMethods):
             if self._on_evict is not None:
                 self._pending.append((key, value, EVICTED))
             return
+        if not now and self._timer is not None:
+            now = self._now()  # the timer may raise: read before the table changes, not when evicting
         w = self._weigh(key, value) if self._weigher is not None else 0
         written = self._stamp(written, now) if self._track else 0
         if self._sync:
@@ -254,7 +281,7 @@ class Table(BoundMethods, ListenerMethods, SyncMethods):
         old_value = None
         if entry is not None:
             old = entry[1]
-            if not (old and old <= (now or now_ns())):
+            if not (old and old <= (now if now or self._timer is not None else self._now())):
                 self._changed()
                 old_value = entry[0]
                 entry[0] = value
@@ -269,7 +296,7 @@ class Table(BoundMethods, ListenerMethods, SyncMethods):
                     self._touch(entry)
                     self._weight += w - entry[WEIGHT]
                     entry[WEIGHT] = w
-                    self._make_room(entry)
+                    self._make_room(entry, now)
                 return
             # An expired entry is gone: the key comes back as a new one, at the end.
             self._expired += 1
@@ -287,7 +314,7 @@ class Table(BoundMethods, ListenerMethods, SyncMethods):
         if expires and expires < self._min_expires:
             self._min_expires = expires
         if self._bounded:
-            self._make_room(entry)
+            self._make_room(entry, now)
         del old_value  # released last, as the compiled table does
 
     def _delete(self, key: Hashable, removed: list[Any] | None = None) -> bool:
@@ -296,7 +323,7 @@ class Table(BoundMethods, ListenerMethods, SyncMethods):
         if entry is None:
             return False
         expires = entry[1]
-        live = not expires or expires > now_ns()
+        live = not expires or expires > self._now()
         dead = self._pop_entry(key, entry, DELETED if live else EXPIRED)
         if dead is None:
             return False
@@ -312,7 +339,7 @@ class Table(BoundMethods, ListenerMethods, SyncMethods):
         return live
 
     def _purge(self, now: int = 0) -> int:
-        now = now or now_ns()
+        now = now or self._now()
         if now < self._min_expires:
             return 0
         self._since_purge = 0
@@ -349,7 +376,7 @@ class Table(BoundMethods, ListenerMethods, SyncMethods):
             if ttl is not None:
                 raise TypeError("give ttl or expire_at, not both")
             with self._lock:
-                now = now_ns()
+                now = self._now()
                 self._store(key, value, expire_at_to_ns(expire_at, now), now)
             return
         ttl_ns = self._default_ttl_ns if ttl is None else ttl_to_ns(ttl)
@@ -472,7 +499,7 @@ class Table(BoundMethods, ListenerMethods, SyncMethods):
             expires = entry[1]
             if not expires:
                 return None
-            now = now_ns()
+            now = self._now()
             if expires <= now:
                 self._expired += 1
                 dead = self._pop_entry(key, entry, EXPIRED)  # noqa: F841
@@ -497,7 +524,7 @@ class Table(BoundMethods, ListenerMethods, SyncMethods):
             if not self._sweep_keys:
                 self._sweep_keys = list(self._data)
                 self._sweep_keys.reverse()  # popped from the end: oldest first
-            now = now_ns()
+            now = self._now()
             for _ in range(min(max_entries, len(self._sweep_keys))):
                 key = self._sweep_keys.pop()
                 entry = self._data.get(key)
@@ -510,7 +537,7 @@ class Table(BoundMethods, ListenerMethods, SyncMethods):
 
     def __len__(self) -> int:
         with self._lock:
-            if self._min_expires != _INT64_MAX and self._min_expires <= now_ns():
+            if self._min_expires != _INT64_MAX and self._min_expires <= self._now():
                 self._purge()
             return len(self._data)
 
@@ -529,7 +556,7 @@ class Table(BoundMethods, ListenerMethods, SyncMethods):
                 self._origins = {}
             old = self._data
             if self._on_evict is not None:
-                now = now_ns()
+                now = self._now()
                 self._pending.extend(
                     (k, e[VALUE], EXPIRED if e[EXPIRES] and e[EXPIRES] <= now else DELETED) for k, e in old.items()
                 )
@@ -584,7 +611,7 @@ class Table(BoundMethods, ListenerMethods, SyncMethods):
         with self._lock:
             now = 0
             if expires:
-                now = now_ns()
+                now = self._now()
                 if expires <= now:
                     return False
             self._store(key, value, expires, now, written)
@@ -647,7 +674,7 @@ class Table(BoundMethods, ListenerMethods, SyncMethods):
             if self._version != version:
                 raise RuntimeError("cache changed during iteration")
             expires = entry[1]
-            if expires and expires <= now_ns():
+            if expires and expires <= self._now():
                 continue
             if kind == 0:
                 yield key
