@@ -20,6 +20,7 @@ code anyway) is not budgeted, nor is a pickle's own expansion.
 from __future__ import annotations
 
 import datetime
+import sysconfig
 from typing import Any, Optional
 
 from ._value_format import (
@@ -60,6 +61,7 @@ __all__ = [
     "COST_TIMEZONE",
     "COST_TUPLE",
     "COST_UUID",
+    "OBJECT_EXTRA",
     "DECODE_ALLOWANCE",
     "DECODE_EXPANSION",
     "UNLIMITED",
@@ -74,34 +76,39 @@ __all__ = [
     "over_budget",
 ]
 
-#: Untrusted input may cost at most this many bytes of Python objects per byte...
-DECODE_EXPANSION = 16
+#: Added to each object's charge: the free-threaded build's object header is 16 bytes larger (gdc.h).
+OBJECT_EXTRA = 16 if sysconfig.get_config_var("Py_GIL_DISABLED") else 0
+#: Untrusted input may cost at most this many bytes of Python objects per byte (20 on the free-threaded build,
+#: whose objects are larger: the same files load on both)...
+DECODE_EXPANSION = 20 if OBJECT_EXTRA else 16
 #: ...plus this much, so that small inputs (a value nested MAX_DEPTH deep) always decode.
 DECODE_ALLOWANCE = 1 << 20
 
 # What decoded objects are charged, in bytes: CPython 3.11+ sizes on 64-bit
-# (sys.getsizeof, rounded up). Shared objects (None, bools, ints -5..256, (),
-# frozenset(), "" and one-character strs, b"" and one-byte bytes) cost 0.
-COST_FLOAT = 24
-COST_STR = 49  # + len for ASCII; a non-ASCII str is charged as if 4 bytes per input byte
-COST_STR_WIDE = 76
-COST_BYTES = 33  # + len
-COST_BYTEARRAY = 64  # + len
-COST_BIGINT = 32  # + 2 per byte
-COST_TUPLE = 40  # + 8 per item
-COST_LIST = 56  # + 8 per item
-COST_DICT = 64  # + COST_DICT_SMALL for 1 to 5 pairs, else COST_DICT_PAIR per pair
-COST_DICT_SMALL = 160
+# (sys.getsizeof, rounded up), plus OBJECT_EXTRA per object. Shared objects
+# (None, bools, ints -5..256, (), frozenset(), "" and one-character strs, b""
+# and one-byte bytes) cost 0.
+COST_FLOAT = 24 + OBJECT_EXTRA
+COST_STR = 49 + OBJECT_EXTRA  # + len for ASCII; a non-ASCII str is charged as if 4 bytes per input byte
+COST_STR_WIDE = 76 + OBJECT_EXTRA
+COST_BYTES = 33 + OBJECT_EXTRA  # + len
+COST_BYTEARRAY = 64 + OBJECT_EXTRA  # + len
+COST_BIGINT = 32 + OBJECT_EXTRA  # + 2 per byte
+COST_TUPLE = 40 + OBJECT_EXTRA  # + 8 per item
+COST_LIST = 56 + OBJECT_EXTRA  # + 8 per item
+# + COST_DICT_SMALL for 1 to 5 pairs, else COST_DICT_PAIR per pair; the extra twice (measured on 3.14t)
+COST_DICT = 64 + 2 * OBJECT_EXTRA
+COST_DICT_SMALL = 160 + OBJECT_EXTRA  # the keys table: its own allocation
 COST_DICT_PAIR = 48
-COST_SET = 216  # + COST_SET_ITEM per item beyond 4 (the first 4 fit in the object)
+COST_SET = 216 + OBJECT_EXTRA  # + COST_SET_ITEM per item beyond 4 (the first 4 fit in the object)
 COST_SET_ITEM = 32
-COST_DATE = 32
-COST_DATETIME = 56
-COST_TIMEZONE = 96  # + the name, as a str
-COST_TIMEDELTA = 40
-COST_DECIMAL = 104  # + len
-COST_UUID = 104
-COST_PICKLED = 88  # + len
+COST_DATE = 32 + OBJECT_EXTRA
+COST_DATETIME = 56 + OBJECT_EXTRA
+COST_TIMEZONE = 96 + OBJECT_EXTRA  # + the name, as a str
+COST_TIMEDELTA = 40 + OBJECT_EXTRA
+COST_DECIMAL = 104 + OBJECT_EXTRA  # + len
+COST_UUID = 104 + OBJECT_EXTRA
+COST_PICKLED = 88 + OBJECT_EXTRA  # + len
 #: A snapshot entry stored in a table: its slot and index.
 COST_ENTRY = 48
 #: Charged when nothing is budgeted (trusted input): never reached.

@@ -160,28 +160,33 @@ cdef enum:
     INLINE_FRAMES = 8       # containers open at once before a frame array is allocated
 
     # The decode budget's charges: the same as _budget's COST_* (its docstring says why).
-    C_EXPANSION = 16
     C_ALLOWANCE = 1 << 20
-    COST_FLOAT = 24
-    COST_STR = 49
-    COST_STR_WIDE = 76
-    COST_BYTES = 33
-    COST_BYTEARRAY = 64
-    COST_BIGINT = 32
-    COST_TUPLE = 40
-    COST_LIST = 56
-    COST_DICT = 64
-    COST_DICT_SMALL = 160
     COST_DICT_PAIR = 48
-    COST_SET = 216
     COST_SET_ITEM = 32
-    COST_DATE = 32
-    COST_DATETIME = 56
-    COST_TIMEZONE = 96
-    COST_TIMEDELTA = 40
-    COST_DECIMAL = 104
-    COST_UUID = 104
-    COST_PICKLED = 88
+
+# Charges per object, with the free-threaded build's larger object header (gdc.h's GDC_OBJECT_EXTRA).
+cdef extern from "gdc.h":
+    enum:
+        C_EXPANSION "(GDC_OBJECT_EXTRA ? 20 : 16)"
+        COST_FLOAT "(24 + GDC_OBJECT_EXTRA)"
+        COST_STR "(49 + GDC_OBJECT_EXTRA)"
+        COST_STR_WIDE "(76 + GDC_OBJECT_EXTRA)"
+        COST_BYTES "(33 + GDC_OBJECT_EXTRA)"
+        COST_BYTEARRAY "(64 + GDC_OBJECT_EXTRA)"
+        COST_BIGINT "(32 + GDC_OBJECT_EXTRA)"
+        COST_TUPLE "(40 + GDC_OBJECT_EXTRA)"
+        COST_LIST "(56 + GDC_OBJECT_EXTRA)"
+        COST_DICT "(64 + 2 * GDC_OBJECT_EXTRA)"
+        COST_DICT_SMALL "(160 + GDC_OBJECT_EXTRA)"
+        COST_SET "(216 + GDC_OBJECT_EXTRA)"
+        COST_DATE "(32 + GDC_OBJECT_EXTRA)"
+        COST_DATETIME "(56 + GDC_OBJECT_EXTRA)"
+        COST_TIMEZONE "(96 + GDC_OBJECT_EXTRA)"
+        COST_TIMEDELTA "(40 + GDC_OBJECT_EXTRA)"
+        COST_DECIMAL "(104 + GDC_OBJECT_EXTRA)"
+        COST_UUID "(104 + GDC_OBJECT_EXTRA)"
+        COST_PICKLED "(88 + GDC_OBJECT_EXTRA)"
+
 
 _DEPTH_MESSAGE = f"value nested deeper than {MAX_DEPTH} levels (a cycle?)"
 _PICKLE_REFUSED = _value_format.PICKLE_REFUSED
@@ -202,6 +207,8 @@ cdef object _DecodeBudgetError = _budget.DecodeBudgetError
 cdef object _budget_message = _budget.budget_message
 assert (C_MAX_DEPTH, C_EXPANSION, C_ALLOWANCE, COST_ENTRY) == (
     _value_format.MAX_DEPTH, _budget.DECODE_EXPANSION, _budget.DECODE_ALLOWANCE, _budget.COST_ENTRY)
+assert (COST_FLOAT, COST_LIST, COST_PICKLED, COST_SET_ITEM) == (
+    _budget.COST_FLOAT, _budget.COST_LIST, _budget.COST_PICKLED, _budget.COST_SET_ITEM)
 
 _CONTAINER_NAMES = ("tuple", "list", "dict", "set", "frozenset")   # tags 0x09..0x0D
 

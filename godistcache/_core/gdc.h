@@ -29,6 +29,15 @@
 #  define GDC_STORE_RELAXED(p, v) (*(p) = (v))
 #endif
 
+/* What the decode budget adds to its charge for each object it makes
+ * (_budget.OBJECT_EXTRA): the free-threaded build's object header is 16
+ * bytes larger (a float is 40 bytes there, not 24). */
+#ifdef Py_GIL_DISABLED
+#  define GDC_OBJECT_EXTRA 16
+#else
+#  define GDC_OBJECT_EXTRA 0
+#endif
+
 /* Unix wall time in nanoseconds. Wall time, not a monotonic clock, because
  * expiry times travel inside snapshots to other machines and processes. */
 static inline int64_t gdc_wall_ns(void)

@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# The test suite on CPython 3.14 built from source, as .ci/run runs it:
+#
+#   scripts/test-free-threaded.sh              3.14t (free-threaded), PYTHON_GIL=0, the whole suite
+#   scripts/test-free-threaded.sh --gil        3.14 (the default build, with the GIL), the whole suite
+#   scripts/test-free-threaded.sh --tsan       3.14t built with ThreadSanitizer, the extension too, the
+#                                              threaded tests only (TSan runs ~10x slower); reports in
+#                                              $GODISTCACHE_TSAN_LOG (default ./tsan-report/)
+#   scripts/test-free-threaded.sh --python-only [--gil|--tsan]
+#                                              build (or find) the interpreter, print its path, stop
+#
+# Any further arguments go to pytest instead of the default selection.
+#
+# The interpreter is built once, by the CPython build script beside the 3.14.7 source
+# ($GODISTCACHE_CPYTHON_SRC, default ../shared/cpython next to the checkout, else /work/shared/cpython;
+# about 5-12 minutes on 2 cores), into $GODISTCACHE_PYTHON_CACHE (default ~/.cache/godistcache-cpython),
+# and reused by every later run on the machine. Each run then makes a fresh virtual environment, installs
+# the checkout with its test extras as the README says (pip's build isolation fetches setuptools and
+# Cython) and runs pytest from the repository root.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+variant=t
+python_only=0
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --gil) variant=gil; shift ;;
+        --tsan) variant=tsan; shift ;;
+        --python-only) python_only=1; shift ;;
+        -h | --help) sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed -e '$d' -e 's/^# \{0,1\}//'; exit 0 ;;
+        *) break ;;
+    esac
+done
+
+cache="${GODISTCACHE_PYTHON_CACHE:-$HOME/.cache/godistcache-cpython}"
+src="${GODISTCACHE_CPYTHON_SRC:-}"
+if [ -z "$src" ]; then
+    for d in "$ROOT/../shared/cpython" /work/shared/cpython; do
+        if [ -f "$d/build.sh" ]; then src="$(cd "$d" && pwd)"; break; fi
+    done
+fi
+case "$variant" in
+    t) prefix="$cache/3.14.7t"; exe="$prefix/bin/python3.14t"; configure=(--disable-gil) ;;
+    gil) prefix="$cache/3.14.7"; exe="$prefix/bin/python3.14"; configure=() ;;
+    tsan) prefix="$cache/3.14.7t-tsan"; exe="$prefix/bin/python3.14t"; configure=(--disable-gil --with-thread-sanitizer) ;;
+esac
+
+if ! "$exe" -c 'import ssl, zlib, ctypes' 2>/dev/null; then
+    if [ -z "$src" ]; then
+        echo "no CPython 3.14 at $exe and no build script (set GODISTCACHE_CPYTHON_SRC to the folder of build.sh)" >&2
+        exit 1
+    fi
+    echo "== building CPython 3.14.7 (${configure[*]:-default}) into $prefix: once per machine"
+    mkdir -p "$cache"
+    start=$SECONDS
+    bash "$src/build.sh" "$prefix" "${configure[@]}"
+    echo "== built in $((SECONDS - start)) s"
+fi
+"$exe" -c 'import sys, sysconfig; print("==", sys.version.split()[0], "free-threaded:", bool(sysconfig.get_config_var("Py_GIL_DISABLED")))'
+if [ "$python_only" -eq 1 ]; then
+    echo "$exe"
+    exit 0
+fi
+
+export PIP_NO_INPUT=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+unset PIP_NO_BUILD_ISOLATION PIP_USER PYTHONPATH VIRTUAL_ENV GODISTCACHE_NO_EXTENSIONS
+tmp="$(mktemp -d "${TMPDIR:-/tmp}/godistcache-314.XXXXXX")"
+trap 'rm -rf "$tmp"' EXIT
+"$exe" -m venv "$tmp/venv"
+py="$tmp/venv/bin/python"
+"$py" -m pip install -q --upgrade pip
+if [ "$variant" = tsan ]; then
+    # The interpreter's own CFLAGS carry -fsanitize=thread (configure put them in sysconfig); frame pointers and
+    # debug lines make the reports readable.
+    export CFLAGS="-g -fno-omit-frame-pointer"
+fi
+echo "== pip install '.[test]'"
+start=$SECONDS
+"$py" -m pip install -q "$ROOT[test]"
+echo "== installed in $((SECONDS - start)) s"
+
+cd "$ROOT"
+case "$variant" in
+    t)
+        export PYTHON_GIL=0
+        args=("$@")
+        ;;
+    gil)
+        args=("$@")
+        ;;
+    tsan)
+        export PYTHON_GIL=0
+        report="${GODISTCACHE_TSAN_LOG:-$ROOT/tsan-report}"
+        mkdir -p "$report"
+        rm -f "$report"/tsan.*
+        # halt_on_error=0: every report of the run, not the first; the suppressions name what is not ours.
+        export TSAN_OPTIONS="halt_on_error=0 second_deadlock_stack=1 log_path=$report/tsan suppressions=$ROOT/scripts/tsan.supp"
+        export GODISTCACHE_STRESS_SECONDS="${GODISTCACHE_STRESS_SECONDS:-10}"
+        if [ $# -gt 0 ]; then
+            args=("$@")
+        else
+            args=(tests/test_free_threading.py tests/test_threads.py tests/test_memo.py tests/test_sweep.py
+                  tests/test_persist.py tests/test_crypto.py -p no:randomly)
+        fi
+        ;;
+esac
+echo "== PYTHON_GIL=${PYTHON_GIL:-unset} pytest ${args[*]}"
+status=0
+"$tmp/venv/bin/pytest" -p no:cacheprovider "${args[@]}" </dev/null || status=$?
+if [ "$variant" = tsan ]; then
+    n=$(cat "$report"/tsan.* 2>/dev/null | grep -c '^WARNING: ThreadSanitizer' || true)
+    echo "== ThreadSanitizer: $n report(s) in $report"
+    cat "$report"/tsan.* 2>/dev/null | grep -A12 '^WARNING: ThreadSanitizer' | grep -E '^WARNING|#[0-3] ' | head -80 || true
+fi
+exit "$status"
