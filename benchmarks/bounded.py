@@ -25,8 +25,8 @@ import argparse
 import random
 import sys
 import time
-from collections.abc import Sequence
-from typing import Any, Callable
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from godistcache import CORE, Cache
 

@@ -18,7 +18,8 @@ import subprocess
 import sys
 import tempfile
 import tracemalloc
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from godistcache import Cache
 from godistcache._bench_snapshot import Point, filled_cache

@@ -32,8 +32,8 @@ import random
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
-from typing import Any, Callable
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from godistcache import CORE, Cache
 

@@ -7,7 +7,8 @@ loops are the functions ``godistcache bench`` times, in ``godistcache._bench``.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 

@@ -22,8 +22,8 @@ import os
 import pickle
 import tempfile
 import time
-from collections.abc import Sequence
-from typing import Any, Callable, NamedTuple
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
 
 from .cache import Cache
 

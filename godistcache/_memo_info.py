@@ -27,7 +27,8 @@ from typing import TYPE_CHECKING, Any, NamedTuple, Optional
 __all__ = ["CacheInfo", "MemoEntries"]
 
 if TYPE_CHECKING:  # ParamSpec and Self came in Python 3.10 and 3.11; type checkers ship typing_extensions
-    from typing import Callable, Protocol, TypeVar, overload
+    from collections.abc import Callable
+    from typing import Protocol, TypeVar, overload
 
     from typing_extensions import ParamSpec, Self
 

@@ -16,8 +16,8 @@ import inspect
 import itertools
 import os
 import sys
-from collections.abc import Hashable
-from typing import Any, Callable, Optional
+from collections.abc import Callable, Hashable
+from typing import Any, Optional
 
 __all__ = ["MAX_TYPED_HEADS", "full_key", "key_parts", "unhashable_error"]
 

@@ -22,8 +22,9 @@ from __future__ import annotations
 import sys
 import threading
 import time
+from collections.abc import Callable
 from types import TracebackType
-from typing import Callable, Optional, TextIO
+from typing import Optional, TextIO
 
 __all__ = ["Progress", "ProgressBar", "TransferProgress"]
 

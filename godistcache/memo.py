@@ -35,8 +35,8 @@ import copy as _copy
 import functools
 import inspect
 import threading
-from collections.abc import Awaitable, Hashable
-from typing import TYPE_CHECKING, Any, Callable, Optional, TypeVar, overload
+from collections.abc import Awaitable, Callable, Hashable
+from typing import TYPE_CHECKING, Any, Optional, TypeVar, overload
 
 from ._core.memo import MemoFunction, plain_get
 from ._memo_info import CacheInfo, MemoEntries

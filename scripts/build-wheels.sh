@@ -5,7 +5,8 @@
 #
 #   1. an sdist from a clean copy of the files git tracks (HEAD by default), so
 #      untracked junk (a stale godistcache/_core/*.c, a built .so) can never leak into it;
-#   2. for every CPython 3.9+ that pyenv has (newest patch of each minor), a
+#   2. for every CPython 3.10+ that pyenv has (newest patch of each minor), and the
+#      3.14 and free-threaded 3.14t that scripts/test-free-threaded.sh builds (when built), a
 #      wheel built FROM THAT SDIST with that interpreter (pip's build isolation
 #      fetches setuptools and Cython), repaired by auditwheel to a manylinux tag;
 #   3. checks of what the sdist and each wheel carry;
@@ -13,7 +14,7 @@
 #      venv, from outside any source tree;
 #   5. "wheel install to first get" in a fresh venv, timed;
 #   6. cibuildwheel --print-build-identifiers for Linux, macOS and Windows,
-#      checked against cp39..cp313 on every configured platform and arch.
+#      checked against cp310..cp314 and cp314t on every configured platform and arch.
 #
 # Usage: scripts/build-wheels.sh [--python 3.X] [--skip-tests] [--worktree] [--keep]
 #   --python 3.X   only that minor version
@@ -28,9 +29,9 @@ set -euo pipefail
 export LC_ALL=C
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-MIN_MINOR=9
-EXPECTED_MINORS="9 10 11 12 13" # what [tool.cibuildwheel] must build
-CIBW_DEFAULT_VERSION=3.3.0      # used if wheels.yml names no pypa/cibuildwheel tag
+MIN_MINOR=10
+EXPECTED_MINORS="10 11 12 13 14 14t" # what [tool.cibuildwheel] must build
+CIBW_DEFAULT_VERSION=4.2.0      # used if wheels.yml names no pypa/cibuildwheel tag
 TIMING_RUNS="${TIMING_RUNS:-3}"
 
 only_minor=""
@@ -110,6 +111,13 @@ find_pythons() {
                     printf '%s %s\n' "$v" "$pyenv_root/versions/$v/bin/python3"
                 fi
             done
+        # CPython 3.14 and 3.14t, built from source by scripts/test-free-threaded.sh into its cache.
+        local cache="${GODISTCACHE_PYTHON_CACHE:-$HOME/.cache/godistcache-cpython}" v
+        for v in 3.14.7 3.14.7t; do
+            if [ -x "$cache/$v/bin/python${v%.*}${v##*[0-9]}" ] && ! pyenv versions --bare | grep -qx "$v"; then
+                printf '%s %s\n' "$v" "$cache/$v/bin/python${v%.*}${v##*[0-9]}"
+            fi
+        done
     else
         local m exe
         for m in $(seq "$MIN_MINOR" 30); do
@@ -169,7 +177,7 @@ import tarfile
 import xml.etree.ElementTree as ET
 import zipfile
 
-EXTENSIONS = ("_table_c", "_codec_c", "_frames_c", "_seal_c")
+EXTENSIONS = ("_table_c", "_codec_c", "_frames_c", "_seal_c", "_memo_c")
 GENERATED = (".c", ".so", ".pyd", ".dylib", ".html", ".pyc", ".pyo", ".o", ".obj")
 
 
@@ -362,6 +370,7 @@ build_one() {
     local version="$1" py="$2" dir="$3"
     local minor="${version#3.}"
     minor="${minor%%.*}"
+    case "$version" in *t) minor="${minor}t" ;; esac # 3.14.7t: the free-threaded build, cp314t
     mkdir -p "$dir/built" "$dir/wheelhouse" "$dir/links" "$dir/empty"
     stage() { echo "$1" >"$dir/stage"; }
 
@@ -458,8 +467,10 @@ build_one() {
     tar -xzf "$sdist" -C "$dir/sdist-src"
     local tests_dir=("$dir"/sdist-src/*/tests)
     local rc=0
-    (cd "$dir/empty" && "$dir/test-venv/bin/python" -m pytest "${tests_dir[0]}" -p no:cacheprovider -m 'not s3' \
-        --junitxml="$dir/junit.xml" </dev/null) || rc=$?
+    local gil=""
+    case "$minor" in *t) gil=0 ;; esac # the free-threaded wheel is tested with the GIL off, as cibuildwheel does
+    (cd "$dir/empty" && PYTHON_GIL="$gil" "$dir/test-venv/bin/python" -m pytest "${tests_dir[0]}" -p no:cacheprovider \
+        -m 'not s3' --junitxml="$dir/junit.xml" </dev/null) || rc=$?
     if [ -f "$dir/junit.xml" ]; then
         local passed failed skipped errors
         read -r passed failed skipped errors < <(check junit "$dir/junit.xml")

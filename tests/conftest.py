@@ -10,10 +10,10 @@ fail the suite, never skip it.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from fractions import Fraction
 from types import ModuleType
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 import pytest
 

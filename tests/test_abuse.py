@@ -10,7 +10,8 @@ may use the cache freely. Afterwards the table must be consistent.
 from __future__ import annotations
 
 import itertools
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 

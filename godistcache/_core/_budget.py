@@ -95,7 +95,7 @@ COST_BYTES = 33 + OBJECT_EXTRA  # + len
 COST_BYTEARRAY = 64 + OBJECT_EXTRA  # + len
 COST_BIGINT = 32 + OBJECT_EXTRA  # + 2 per byte
 COST_TUPLE = 40 + OBJECT_EXTRA  # + 8 per item
-COST_LIST = 56 + OBJECT_EXTRA  # + 8 per item
+COST_LIST = 56 + 2 * OBJECT_EXTRA  # + 8 per item; the extra twice, as for dicts
 # + COST_DICT_SMALL for 1 to 5 pairs, else COST_DICT_PAIR per pair; the extra twice (measured on 3.14t)
 COST_DICT = 64 + 2 * OBJECT_EXTRA
 COST_DICT_SMALL = 160 + OBJECT_EXTRA  # the keys table: its own allocation

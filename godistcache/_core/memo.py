@@ -7,7 +7,8 @@ which is the reference behaviour. ``MemoFunction`` is None then.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, Optional
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Optional
 
 from ._compat import NO_EXTENSIONS, warn_fallback
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-from typing import Callable
+from collections.abc import Callable
 
 from .._files import open_regular
 from .._progress import ProgressBar

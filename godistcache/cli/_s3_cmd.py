@@ -7,7 +7,8 @@ import dataclasses
 import datetime
 import json
 import logging
-from typing import Any, Callable, Optional
+from collections.abc import Callable
+from typing import Any, Optional
 
 from ..errors import SyncError
 from ..s3 import Backup, S3Store, Segment
