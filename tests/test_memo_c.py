@@ -420,6 +420,63 @@ def test_keyword_names_need_not_be_sorted_nor_identifiers() -> None:
     assert f._fast_hits == 3
 
 
+class Name(str):
+    """A keyword's name that is a str subclass: left to the Python wrapper."""
+
+
+def test_every_way_of_calling_with_keywords() -> None:
+    cache = Cache()
+    made: list[Any] = []
+
+    @cache.memoize
+    def f(x: int, y: int = 0, z: int = 0) -> tuple[int, int, int]:
+        made.append((x, y, z))
+        return (x, y, z)
+
+    f(0)  # resolves the function's identity
+    assert f(1, y=2) == (1, 2, 0)  # stores it
+    routes: list[Callable[[], Any]] = [
+        lambda: f(1, y=2),  # vectorcall: the names as a tuple, no dict
+        lambda: f(*(1,), **{"y": 2}),  # a dict, turned into names by the interpreter
+        lambda: MemoFunction.__call__(f, 1, y=2),  # Cython's __call__: a dict, to tp_call
+        lambda: functools.partial(f, y=2)(1),
+    ]
+    for route in routes:
+        fast = f._fast_hits
+        assert route() == (1, 2, 0) and route() == (1, 2, 0)
+        assert f._fast_hits == fast + 2
+    assert f(y=2, x=1) == (1, 2, 0) and f(x=1, y=2) == (1, 2, 0)  # x by name: another key, in name order
+    assert made == [(0, 0, 0), (1, 2, 0), (1, 2, 0)]
+    assert sorted(map(repr, cache.keys())) == sorted(map(repr, [f._key_of(0), f._key_of(1, y=2), f._key_of(x=1, y=2)]))
+    fast = f._fast_hits
+    assert f(1, **{Name("y"): 2}) == (1, 2, 0) and f._fast_hits == fast  # the wrapper's hit
+    assert f.cache_info().hits == 10 and f.cache_info().misses == 3
+
+
+def test_a_keyword_call_misses_with_its_keywords() -> None:
+    f = Cache().memoize(lambda *a, **k: (a, k))
+    f(0)
+    assert f(1, b=2, a=3) == ((1,), {"b": 2, "a": 3})
+    assert f(1, a=3, b=2) == ((1,), {"b": 2, "a": 3})
+    assert f.cache_info().hits == 1 and f._fast_hits == 1
+    with pytest.raises(TypeError, match="the arguments of .* are not hashable"):
+        f(1, c=[1])
+
+
+class WithMethod:
+    @Cache().memoize
+    def method(self, x: int, *, y: int = 0) -> tuple[Any, int, int]:
+        return (self, x, y)
+
+
+def test_a_method_called_with_keywords_hits_in_c() -> None:
+    obj = WithMethod()
+    assert obj.method(1, y=2) == (obj, 1, 2)
+    fast = WithMethod.method._fast_hits
+    assert obj.method(1, y=2) == (obj, 1, 2) and obj.method(x=1, y=2) == (obj, 1, 2)
+    assert WithMethod.method._fast_hits == fast + 1  # x=1 by name is another key: a miss
+
+
 def test_an_unhashable_argument_says_so() -> None:
     f = Cache().memoize(lambda x: x)
     f(1)  # resolved: the next call takes the compiled path

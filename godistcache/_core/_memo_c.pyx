@@ -43,6 +43,9 @@ cdef extern from "Python.h":
     int PyList_Sort(object lst) except -1
     tuple PyList_AsTuple(object lst)
     PyTypeObject *Py_TYPE(PyObject *o)
+    ctypedef PyObject *(*vectorcallfunc)(PyObject *, PyObject **, size_t, PyObject *)
+    Py_ssize_t PyVectorcall_NARGS(size_t nargsf)
+    object PyObject_Vectorcall(object callable, PyObject **args, size_t nargsf, PyObject *kwnames)
 
 cdef extern from "gdc.h":
     Py_hash_t gdc_hash(object key) except? -1
@@ -80,6 +83,20 @@ cdef extern from *:
     """
     int gdc_memo_ready(int *flag) noexcept
     void gdc_memo_publish(int *flag) noexcept
+
+# Vectorcall: a call with keyword arguments reaches the function as their names (a constant tuple of the
+# call site) and values, with no dict built for it (tp_call gets one), and a call the wrapper serves is passed
+# on as it came. The type gets the flag and the offset of its instances' entry point once, at import.
+cdef extern from *:
+    """
+    static inline void gdc_memo_set_vectorcall(PyTypeObject *tp, Py_ssize_t offset)
+    {
+        tp->tp_vectorcall_offset = offset;
+        tp->tp_flags |= Py_TPFLAGS_HAVE_VECTORCALL;
+        PyType_Modified(tp);
+    }
+    """
+    void gdc_memo_set_vectorcall(PyTypeObject *tp, Py_ssize_t offset) noexcept
 
 import copy as _copy
 
@@ -123,10 +140,14 @@ cdef class _Head:
     cdef object second
     cdef Py_uhash_t acc
 
-    def __cinit__(self, first, second):
-        self.acc = _head_acc(first, second)
-        self.first = first
-        self.second = second
+
+cdef _Head _make_head(object first, object second):
+    # Not _Head(first, second): that would call the type with an argument tuple, as Python does.
+    cdef _Head head = _Head.__new__(_Head)
+    head.acc = _head_acc(first, second)
+    head.first = first
+    head.second = second
+    return head
 
 
 cdef class MemoFunction:
@@ -136,9 +157,12 @@ cdef class MemoFunction:
     and lru_cache's introspection, as it does its Python wrapper.
     """
 
+    cdef vectorcallfunc _vectorcall  # _vcall: the type's vectorcall entry point, per instance as CPython has it
     cdef Table _table
     # Written once by _set_head, before _ready (read with acquire order): never changed after.
-    cdef _Head _plain          # the plain key's head
+    cdef object _first         # the plain key's first two items
+    cdef object _second
+    cdef Py_uhash_t _acc       # tuplehash's state after those two items
     cdef object _qualname      # the rest of the function's identity, for keyword calls' keys
     cdef object _token
     cdef int _ready
@@ -160,6 +184,7 @@ cdef class MemoFunction:
         self._heads = {}
         self._ready = 0
         self._hits = 0
+        self._vectorcall = <vectorcallfunc>_vcall
 
     def _set_head(self, tuple head not None, tuple parts not None):
         """Take the key's head and the function's identity, resolved by the first call.
@@ -169,11 +194,13 @@ cdef class MemoFunction:
         """
         first, second = head
         _, qualname, token = parts
-        plain = _Head(first, second)
+        acc = _head_acc(first, second)
         with cython.critical_section(self):
             if self._ready:
                 return
-            self._plain = plain
+            self._acc = acc
+            self._first = first
+            self._second = second
             self._qualname = qualname
             self._token = token
             gdc_memo_publish(&self._ready)
@@ -188,8 +215,13 @@ cdef class MemoFunction:
 
         A test hook, to hold the C path's keys to ``memo.py``'s.
         """
-        head = _head_of(self, args, <PyObject *>kwargs if kwargs else NULL)
-        return None if head is None else _key(head.first, head.second, args)
+        if kwargs:
+            second = _keyword_second(self, _dict_items(<PyObject *>kwargs)) if _keywords_here(self) else None
+            return None if second is None else _key(self._first, second, args)
+        if self._typed_head is not None:
+            head = _typed_head_of(self, args)
+            return _key(head.first, head.second, args)
+        return _key(self._first, self._second, args) if gdc_memo_ready(&self._ready) else None
 
     def __call__(self, *args, **kwargs):
         # The type's tp_call is _call (below), which Cython's __call__ cannot be: it makes a dict of the
@@ -210,101 +242,211 @@ cdef class MemoFunction:
         return f"<memoized function {self.__qualname__} at {id(self):#x}>"
 
 
-cdef tuple _kwarg_items(PyObject *kwargs):
-    """memo.py's items: the (name, value) pairs, in name order when more than one; None if a name is not a str.
+cdef tuple _in_name_order(tuple items):
+    """memo.py's items: the (name, value) pairs in name order when more than one.
 
-    Names are distinct, so sorting the pairs (as ``sorted(kwargs.items())``) orders them by name alone.
+    Names are distinct, so sorting the pairs (``sorted(kwargs.items())``) orders them by name alone.
     """
-    cdef Py_ssize_t pos = 0, i = 0, n = PyDict_Size(<object>kwargs)
+    cdef Py_ssize_t n = PyTuple_GET_SIZE(items)
+    cdef object a, b
+    if n == 2:
+        a = <object>PyTuple_GET_ITEM(items, 0)
+        b = <object>PyTuple_GET_ITEM(items, 1)
+        if PyUnicode_Compare(<object>PyTuple_GET_ITEM(a, 0), <object>PyTuple_GET_ITEM(b, 0)) > 0:
+            return (b, a)
+    elif n > 2:
+        pairs = list(items)
+        PyList_Sort(pairs)
+        return PyList_AsTuple(pairs)
+    return items
+
+
+cdef tuple _dict_items(PyObject *kwargs):
+    """The keyword arguments' items as memo.py has them; None if a name is not an exact str."""
+    cdef Py_ssize_t pos = 0, i = 0
     cdef PyObject *name
     cdef PyObject *value
-    cdef tuple pair
-    cdef tuple a
-    cdef tuple b
-    cdef object pairs = PyList_New(n) if n > 2 else None
-    cdef tuple items = PyTuple_New(n) if n <= 2 else None
+    cdef tuple items = PyTuple_New(PyDict_Size(<object>kwargs))
     while PyDict_Next(<object>kwargs, &pos, &name, &value):
         if not PyUnicode_CheckExact(<object>name):
             return None  # the wrapper raises as Python does, or keys it as memo.py does
         pair = (<object>name, <object>value)
         Py_INCREF(pair)
-        if items is not None:
-            PyTuple_SET_ITEM(items, i, pair)
-        else:
-            PyList_SET_ITEM(pairs, i, pair)
+        PyTuple_SET_ITEM(items, i, pair)
         i += 1
-    if items is None:
-        PyList_Sort(pairs)
-        return PyList_AsTuple(pairs)
-    if n == 2:
-        a = <tuple>PyTuple_GET_ITEM(items, 0)
-        b = <tuple>PyTuple_GET_ITEM(items, 1)
-        if PyUnicode_Compare(<object>PyTuple_GET_ITEM(a, 0), <object>PyTuple_GET_ITEM(b, 0)) > 0:
-            return (b, a)
-    return items
+    return _in_name_order(items)
 
 
-cdef _Head _head_of(MemoFunction self, tuple args, PyObject *kwargs):
-    """The head of the call's key, or None when the Python wrapper must serve the call."""
+cdef tuple _vector_items(PyObject **values, tuple names):
+    """The items of a vectorcall's keyword arguments (names, and values in that order); None as _dict_items."""
+    cdef Py_ssize_t i, n = PyTuple_GET_SIZE(names)
+    cdef tuple items = PyTuple_New(n)
+    for i in range(n):
+        name = <object>PyTuple_GET_ITEM(names, i)
+        if not PyUnicode_CheckExact(name):
+            return None
+        pair = (name, <object>values[i])
+        Py_INCREF(pair)
+        PyTuple_SET_ITEM(items, i, pair)
+    return _in_name_order(items)
+
+
+cdef dict _vector_kwargs(PyObject **values, tuple names):
+    cdef dict kwargs = {}
+    cdef Py_ssize_t i
+    for i in range(PyTuple_GET_SIZE(names)):
+        kwargs[<object>PyTuple_GET_ITEM(names, i)] = <object>values[i]
+    return kwargs
+
+
+cdef _Head _typed_head_of(MemoFunction self, tuple args):
+    """The head of a typed call's key (no keyword arguments): kept per tuple of argument types."""
     cdef PyObject *found
     cdef object types
     cdef object t
     cdef Py_ssize_t i, n
-    if self._typed_head is not None:
-        if kwargs != NULL:
-            return None
-        n = PyTuple_GET_SIZE(args)
-        if n == 1:  # a type is never a tuple: the two kinds of dict key never meet
-            types = <object>Py_TYPE(PyTuple_GET_ITEM(args, 0))
-        else:
-            types = PyTuple_New(n)
-            for i in range(n):
-                t = <object>Py_TYPE(PyTuple_GET_ITEM(args, i))
-                Py_INCREF(t)
-                PyTuple_SET_ITEM(types, i, t)
-        # Borrowed, and safe without the GIL too: entries are never removed from _heads.
-        found = PyDict_GetItem(self._heads, types)
-        if found != NULL:
-            return <_Head>found
-        typed = self._typed_head(args)  # resolves the function's identity on the first call
-        head = _Head(typed[0], typed[1])
-        if PyDict_Size(self._heads) < MAX_TYPED_HEADS:
-            PyDict_SetItem(self._heads, types, head)
-        return head
-    if not gdc_memo_ready(&self._ready):
-        return None
-    if kwargs == NULL:
-        return self._plain
-    items = _kwarg_items(kwargs)
-    if items is None:
-        return None
-    return _Head(self._plain.first, (self._qualname, self._token, items, _NO_TYPES))
+    n = PyTuple_GET_SIZE(args)
+    if n == 1:  # a type is never a tuple: the two kinds of dict key never meet
+        types = <object>Py_TYPE(PyTuple_GET_ITEM(args, 0))
+    else:
+        types = PyTuple_New(n)
+        for i in range(n):
+            t = <object>Py_TYPE(PyTuple_GET_ITEM(args, i))
+            Py_INCREF(t)
+            PyTuple_SET_ITEM(types, i, t)
+    # Borrowed, and safe without the GIL too: entries are never removed from _heads.
+    found = PyDict_GetItem(self._heads, types)
+    if found != NULL:
+        return <_Head>found
+    typed = self._typed_head(args)  # resolves the function's identity on the first call
+    head = _make_head(typed[0], typed[1])
+    if PyDict_Size(self._heads) < MAX_TYPED_HEADS:
+        PyDict_SetItem(self._heads, types, head)
+    return head
+
+
+cdef inline bint _keywords_here(MemoFunction self) noexcept:
+    """Whether a call with keyword arguments runs here (not typed, the function's identity resolved)."""
+    return self._typed_head is None and gdc_memo_ready(&self._ready)
+
+
+cdef inline tuple _keyword_second(MemoFunction self, tuple items):
+    """The second item of a keyword call's key, (qualname, token, items, ()); None when items is."""
+    return None if items is None else (self._qualname, self._token, items, _NO_TYPES)
+
+
+cdef inline object _lookup(MemoFunction self, object first, object second, tuple args, Py_hash_t h):
+    """The value under (first, second, *args), h its hash (a hit, counted); else _MISSING or _UNSURE.
+
+    _UNSURE: a compare changed the table, and the Python wrapper must serve the call.
+    """
+    value = self._table._get_parts(first, second, args, h, _MISSING, _UNSURE)
+    if value is _MISSING or value is _UNSURE:
+        return value
+    gdc_count(&self._hits)
+    return _deepcopy(value) if self._copy else value
 
 
 cdef object _call(MemoFunction self, tuple args, PyObject *kwargs):
     """The call of a MemoFunction: its tp_call (kwargs: NULL when none)."""
     cdef _Head head
+    cdef object first, second
+    cdef Py_uhash_t acc
     cdef Py_hash_t h
     if kwargs != NULL and PyDict_Size(<object>kwargs) == 0:
         kwargs = NULL  # f(*args, **{}): a plain call, as the wrapper's `if kwargs` has it
     try:
-        head = _head_of(self, args, kwargs)
-        if head is None:
-            return PyObject_Call(self._slow, args, <object>kwargs if kwargs != NULL else None)
-        h = _args_hash(head.acc, args)
+        if kwargs == NULL:
+            if self._typed_head is not None:
+                head = _typed_head_of(self, args)
+                first, second, acc = head.first, head.second, head.acc
+            elif gdc_memo_ready(&self._ready):
+                first, second, acc = self._first, self._second, self._acc
+            else:
+                return PyObject_Call(self._slow, args, None)
+        else:
+            second = _keyword_second(self, _dict_items(kwargs)) if _keywords_here(self) else None
+            if second is None:
+                return PyObject_Call(self._slow, args, <object>kwargs)
+            first = self._first
+            acc = _head_acc(first, second)
+        h = _args_hash(acc, args)
     except TypeError:
         # an unhashable argument: the wrapper says which
         return PyObject_Call(self._slow, args, <object>kwargs if kwargs != NULL else None)
-    value = self._table._get_parts(head.first, head.second, args, h, _MISSING, _UNSURE)
+    value = _lookup(self, first, second, args, h)
     if value is _MISSING:
-        return self._miss(_key(head.first, head.second, args), args, <object>kwargs if kwargs != NULL else {})
+        return self._miss(_key(first, second, args), args, <object>kwargs if kwargs != NULL else {})
     if value is _UNSURE:
         return PyObject_Call(self._slow, args, <object>kwargs if kwargs != NULL else None)
-    gdc_count(&self._hits)
-    return _deepcopy(value) if self._copy else value
+    return value
+
+
+cdef inline tuple _args_tuple(PyObject **argv, Py_ssize_t nargs):
+    cdef tuple args = PyTuple_New(nargs)
+    cdef Py_ssize_t i
+    for i in range(nargs):
+        Py_INCREF(<object>argv[i])
+        PyTuple_SET_ITEM(args, i, <object>argv[i])
+    return args
+
+
+cdef object _vcall(PyObject *callable, PyObject **argv, size_t nargsf, PyObject *kwnames):
+    """The vectorcall of a MemoFunction: as _call, the keyword arguments given as names and values."""
+    cdef MemoFunction self = <MemoFunction>callable
+    cdef Py_ssize_t nargs = PyVectorcall_NARGS(nargsf)
+    cdef Py_ssize_t nkw = PyTuple_GET_SIZE(<object>kwnames) if kwnames != NULL else 0
+    cdef tuple args
+    cdef _Head head
+    cdef object first, second
+    cdef Py_hash_t h
+    if nkw == 0 and self._typed_head is None:  # a plain call: the hot path
+        if not gdc_memo_ready(&self._ready):
+            return PyObject_Vectorcall(self._slow, argv, nargsf, kwnames)
+        args = _args_tuple(argv, nargs)
+        try:
+            h = _args_hash(self._acc, args)
+        except TypeError:
+            return PyObject_Vectorcall(self._slow, argv, nargsf, kwnames)  # the wrapper says which is unhashable
+        value = _lookup(self, self._first, self._second, args, h)
+        if value is _MISSING:
+            return self._miss(_key(self._first, self._second, args), args, {})
+    else:
+        if nkw != 0 and not _keywords_here(self):  # typed, or the head not yet resolved
+            return PyObject_Vectorcall(self._slow, argv, nargsf, kwnames)
+        args = _args_tuple(argv, nargs)
+        try:
+            if nkw == 0:
+                head = _typed_head_of(self, args)
+                first, second = head.first, head.second
+                h = _args_hash(head.acc, args)
+            else:
+                second = _keyword_second(self, _vector_items(argv + nargs, <tuple>kwnames))
+                if second is None:
+                    return PyObject_Vectorcall(self._slow, argv, nargsf, kwnames)
+                first = self._first
+                h = _args_hash(_head_acc(first, second), args)
+        except TypeError:
+            return PyObject_Vectorcall(self._slow, argv, nargsf, kwnames)
+        value = _lookup(self, first, second, args, h)
+        if value is _MISSING:
+            return self._miss(_key(first, second, args), args,
+                              _vector_kwargs(argv + nargs, <tuple>kwnames) if nkw else {})
+    if value is _UNSURE:
+        return PyObject_Vectorcall(self._slow, argv, nargsf, kwnames)
+    return value
 
 
 gdc_set_call(<PyTypeObject *>MemoFunction, <ternaryfunc>_call)
+
+
+cdef _vectorcall_offset():
+    # Where an instance holds its entry point: measured on one, as Cython names no struct to take offsetof of.
+    cdef MemoFunction one = MemoFunction(Table(), None, None, False)
+    return <char *>&one._vectorcall - <char *><PyObject *>one
+
+
+gdc_memo_set_vectorcall(<PyTypeObject *>MemoFunction, _vectorcall_offset())
 
 
 cdef tuple _key(object first, object second, tuple args):
