@@ -408,9 +408,13 @@ cdef object _vcall(PyObject *callable, PyObject **argv, size_t nargsf, PyObject 
             h = _args_hash(self._acc, args)
         except TypeError:
             return PyObject_Vectorcall(self._slow, argv, nargsf, kwnames)  # the wrapper says which is unhashable
-        value = _lookup(self, self._first, self._second, args, h)
+        # _lookup, written out: the compiler does not inline it, and this is the hottest path
+        value = self._table._get_parts(self._first, self._second, args, h, _MISSING, _UNSURE)
         if value is _MISSING:
             return self._miss(_key(self._first, self._second, args), args, {})
+        if value is not _UNSURE:
+            gdc_count(&self._hits)
+            return _deepcopy(value) if self._copy else value
     else:
         if nkw != 0 and not _keywords_here(self):  # typed, or the head not yet resolved
             return PyObject_Vectorcall(self._slow, argv, nargsf, kwnames)
