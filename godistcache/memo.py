@@ -518,7 +518,7 @@ class MemoMethods:
 
                 if make_key is None and MemoFunction is not None and plain_get(cache):
                     # Typed hits without keyword arguments in C, the head kept per tuple of argument types.
-                    compiled = MemoFunction(cache, keyed_wrapper, miss, copy, typed_head)
+                    compiled = MemoFunction(cache, keyed_wrapper, miss, copy, typed_head, MAX_TYPED_HEADS)
                     return _compiled(compiled, func, entries, parameters)  # type: ignore[return-value]
                 return _finish(keyed_wrapper, func, entries, parameters)  # type: ignore[return-value]
 

@@ -100,14 +100,11 @@ cdef extern from *:
 
 import copy as _copy
 
-from godistcache._memo_keys import MAX_TYPED_HEADS as _MAX_TYPED_HEADS
-
 cdef object _deepcopy = _copy.deepcopy
 cdef object _MISSING = object()
 cdef object _UNSURE = object()
 cdef tuple _NO_TYPES = ()
 cdef PyMethodDef *_TABLE_GET = gdc_descr_method(Table.__dict__["get"])
-cdef Py_ssize_t MAX_TYPED_HEADS = _MAX_TYPED_HEADS
 
 
 def plain_get(cache):
@@ -169,19 +166,21 @@ cdef class MemoFunction:
     cdef bint _copy
     cdef object _typed_head    # typed only: typed_head(args) -> the key's head (memo.py), else None
     cdef dict _heads           # typed only: type (one argument) or tuple of types -> _Head; only ever grows
+    cdef Py_ssize_t _max_heads  # typed only: how many _heads keeps (each holds its types alive)
     cdef uint64_t _hits        # hits on the C path; the Python wrapper counts its own
     cdef object _slow          # the Python wrapper: the whole behaviour, for every call not settled here
     cdef object _miss          # miss(key, args, kwargs) of memo.py
     cdef dict __dict__
     cdef object __weakref__
 
-    def __cinit__(self, Table table not None, slow, miss, bint copy, typed_head=None):
+    def __cinit__(self, Table table not None, slow, miss, bint copy, typed_head=None, Py_ssize_t max_heads=0):
         self._table = table
         self._slow = slow
         self._miss = miss
         self._copy = copy
         self._typed_head = typed_head
         self._heads = {}
+        self._max_heads = max_heads
         self._ready = 0
         self._hits = 0
         self._vectorcall = <vectorcallfunc>_vcall
@@ -320,7 +319,7 @@ cdef _Head _typed_head_of(MemoFunction self, tuple args):
         return <_Head>found
     typed = self._typed_head(args)  # resolves the function's identity on the first call
     head = _make_head(typed[0], typed[1])
-    if PyDict_Size(self._heads) < MAX_TYPED_HEADS:
+    if PyDict_Size(self._heads) < self._max_heads:
         PyDict_SetItem(self._heads, types, head)
     return head
 
