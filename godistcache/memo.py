@@ -139,6 +139,15 @@ def _finish(
     return wrapper
 
 
+def _compiled(
+    compiled: Any, func: Callable[..., Any], entries: MemoEntries, parameters: Callable[[], dict[str, Any]]
+) -> Callable[..., Any]:
+    """The compiled wrapper, with func's metadata and lru_cache's introspection; its C hits counted too."""
+    functools.update_wrapper(compiled, func)
+    entries.fast = compiled
+    return _finish(compiled, func, entries, parameters)
+
+
 class MemoMethods:
     """``get_or_set`` and ``memoize``, for a cache class with a ``_flights`` slot."""
 
@@ -397,11 +406,23 @@ class MemoMethods:
                         if make_key is None and not typed:
                             fast = head
                             if compiled is not None:
-                                compiled._set_head(head)
+                                compiled._set_head(head, parts)
 
             # Typed calls without keyword arguments: the key's head for each tuple of argument types, built
             # once by full_key. Bounded, since each holds its types (a local class stays alive while kept).
             typed_heads: dict[tuple[type, ...], tuple[Any, ...]] = {}
+
+            def typed_head(args: tuple[Any, ...]) -> tuple[Any, ...]:
+                # The head of a typed call without keyword arguments (the compiled path keeps its own per types).
+                if not head:
+                    resolve()
+                types = tuple([type(a) for a in args])
+                found = typed_heads.get(types)
+                if found is None:
+                    found = full_key(parts, args, {}, True)[:2]
+                    if len(typed_heads) < MAX_TYPED_HEADS:
+                        typed_heads[types] = found
+                return found
 
             def key_of(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
                 if make_key is not None:
@@ -411,13 +432,7 @@ class MemoMethods:
                 if typed:
                     if kwargs:
                         return full_key(parts, args, kwargs, True)
-                    types = tuple([type(a) for a in args])
-                    typed_head = typed_heads.get(types)
-                    if typed_head is None:
-                        typed_head = full_key(parts, args, {}, True)[:2]
-                        if len(typed_heads) < MAX_TYPED_HEADS:
-                            typed_heads[types] = typed_head
-                    return typed_head + args
+                    return typed_head(args) + args
                 if kwargs:
                     first, qualname, token = parts
                     items = tuple(kwargs.items()) if len(kwargs) == 1 else tuple(sorted(kwargs.items()))
@@ -501,6 +516,10 @@ class MemoMethods:
                         return _deepcopy(value) if copy else value
                     return miss(k, args, kwargs)
 
+                if make_key is None and MemoFunction is not None and plain_get(cache):
+                    # Typed hits without keyword arguments in C, the head kept per tuple of argument types.
+                    compiled = MemoFunction(cache, keyed_wrapper, miss, copy, typed_head, MAX_TYPED_HEADS)
+                    return _compiled(compiled, func, entries, parameters)  # type: ignore[return-value]
                 return _finish(keyed_wrapper, func, entries, parameters)  # type: ignore[return-value]
 
             @functools.wraps(func)
@@ -518,11 +537,10 @@ class MemoMethods:
                 return miss(_UNRESOLVED if k[0] is _UNRESOLVED else k, args, kwargs)
 
             if MemoFunction is not None and plain_get(cache):
-                # Plain hits in C; the wrapper above serves every other call. Not when get is a subclass's own.
+                # Plain and keyword hits in C; the wrapper above serves every other call. Not when get is a
+                # subclass's own.
                 compiled = MemoFunction(cache, wrapper, miss, copy)
-                functools.update_wrapper(compiled, func)
-                entries.fast = compiled
-                return _finish(compiled, func, entries, parameters)  # type: ignore[return-value]
+                return _compiled(compiled, func, entries, parameters)  # type: ignore[return-value]
             return _finish(wrapper, func, entries, parameters)  # type: ignore[return-value]
 
         if fn is not None:

@@ -13,7 +13,7 @@ import copy
 import functools
 import inspect
 import pickle
-from typing import Any
+from typing import Any, Callable
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -85,7 +85,9 @@ def test_a_plain_memoized_function_is_compiled_unless_get_is_overridden() -> Non
     assert type(Cache().memoize(f)) is MemoFunction
     assert type(GetOverride().memoize(f)) is not MemoFunction
     assert type(cache_class("py")().memoize(f)) is not MemoFunction
-    assert type(Cache().memoize(f, typed=True)) is not MemoFunction
+    assert type(Cache().memoize(f, typed=True)) is MemoFunction
+    assert type(GetOverride().memoize(f, typed=True)) is not MemoFunction
+    assert type(Cache().memoize(f, key=lambda x: x)) is not MemoFunction
 
 
 def test_a_subclass_get_is_called_on_every_call() -> None:
@@ -96,23 +98,103 @@ def test_a_subclass_get_is_called_on_every_call() -> None:
     assert cache.gets >= 5
 
 
-def _run(cache: Any, calls: list[tuple[Any, ...]]) -> tuple[Any, ...]:
+def _run(cache: Any, calls: list[tuple[tuple[Any, ...], dict[str, Any]]], typed: bool = False) -> tuple[Any, ...]:
     made: list[Any] = []
 
-    def orig(*args: Any) -> Any:
-        made.append(args)
-        return args
+    def orig(*args: Any, **kwargs: Any) -> Any:
+        made.append((args, kwargs))
+        return args, kwargs
 
-    f = cache.memoize(orig, namespace="parity")
-    results = [f(*a) for a in calls]
-    return results, made, f.cache_info(), cache.stats(), list(cache.keys())
+    f = cache.memoize(orig, namespace="parity", typed=typed)
+    results = [f(*a, **kw) for a, kw in calls]
+    keys = list(cache.keys())
+    return results, made, f.cache_info(), cache.stats(), keys, [_shape(k) for k in keys]
 
 
-@given(st.lists(st.lists(st.integers(0, 4), max_size=3).map(tuple), max_size=30), st.sampled_from([None, 3]))
+def _shape(obj: Any) -> Any:
+    """obj with the type of every item beside it, all the way down: 1, 1.0 and True are equal keys, not the same."""
+    if type(obj) is tuple:
+        return tuple(_shape(o) for o in obj)
+    return (type(obj), obj)
+
+
+calls_strategy = st.lists(
+    st.tuples(
+        st.lists(st.sampled_from([0, 1, 2, 1.0, True, "a"]), max_size=3).map(tuple),
+        st.dictionaries(st.sampled_from(["y", "z", "w", "b"]), st.sampled_from([0, 1, 1.0, None]), max_size=3),
+    ),
+    max_size=30,
+)
+
+
+@given(calls_strategy, st.sampled_from([None, 3]), st.booleans())
 @settings(max_examples=100, deadline=None)
-def test_counters_match_the_python_wrapper(calls: list[tuple[Any, ...]], max_size: Any) -> None:
-    assert _run(Cache(max_size=max_size), calls) == _run(GetOverride(max_size=max_size), calls)
-    assert _run(Cache(max_size=max_size), calls) == _run(cache_class("py")(max_size=max_size), calls)
+def test_counters_match_the_python_wrapper(calls: list[Any], max_size: Any, typed: bool) -> None:
+    compiled = _run(Cache(max_size=max_size), calls, typed)
+    assert compiled == _run(GetOverride(max_size=max_size), calls, typed)
+    assert compiled == _run(cache_class("py")(max_size=max_size), calls, typed)
+
+
+@given(calls_strategy, st.booleans())
+@settings(max_examples=100, deadline=None)
+def test_keyword_and_typed_hits_run_in_c(calls: list[Any], typed: bool) -> None:
+    cache = Cache()
+    f = cache.memoize(lambda *a, **k: None, typed=typed)
+    for a, kw in calls:
+        f(*a, **kw)
+    before, fast = f.cache_info().hits, f._fast_hits
+    for a, kw in calls:
+        f(*a, **kw)
+    hits = f.cache_info().hits - before
+    assert hits == len(calls)  # every one stored by the first pass
+    in_c = sum(1 for _, kw in calls if not (typed and kw))  # a typed call with keywords takes the wrapper
+    assert f._fast_hits - fast == in_c
+
+
+def stable(*args: Any, **kwargs: Any) -> Any:
+    return args, kwargs
+
+
+def _parts_of(key: Any) -> tuple[Any, ...]:
+    """(first, qualname, token) read back from a memoize key: plain ``(m, q, *args)`` or ``(m, (q, t, ...), *args)``."""
+    return (key[0], key[1][0], key[1][1]) if type(key[1]) is tuple else (key[0], key[1], None)
+
+
+_MAKERS: dict[str, Callable[[Any, bool], Any]] = {
+    "stable": lambda cache, typed: cache.memoize(stable, typed=typed),
+    "namespace": lambda cache, typed: cache.memoize(stable, namespace=("ns", 1), typed=typed),
+    "token": lambda cache, typed: cache.memoize(lambda *a, **k: (a, k), typed=typed),
+}
+
+
+@pytest.mark.parametrize("typed", [False, True])
+@pytest.mark.parametrize("how", list(_MAKERS))
+@given(calls=calls_strategy)
+@settings(max_examples=60, deadline=None)
+def test_the_keys_built_in_c_are_memo_keys(how: str, typed: bool, calls: list[Any]) -> None:
+    from godistcache._memo_keys import full_key
+
+    cache, ref_cache = Cache(), cache_class("py")()
+    f, ref = _MAKERS[how](cache, typed), _MAKERS[how](ref_cache, typed)
+    f(0)  # resolves the function's identity
+    parts = _parts_of(next(iter(cache.keys())))
+    if how != "token":  # a token is one function's own: the reference has another
+        assert parts == {"stable": (__name__, "stable", None), "namespace": (("ns", 1), None, None)}[how]
+    for a, kw in calls:
+        k = f._key_of(*a, **kw)
+        if typed and kw:
+            assert k is None  # left to the wrapper
+            f(*a, **kw)
+            continue
+        plain = not kw and not typed and parts[2] is None  # memo.py's head + args, as resolve() builds it
+        assert _shape(k) == _shape(parts[:2] + a if plain else full_key(parts, a, kw, typed))
+        f(*a, **kw)
+        assert k in cache  # the key stored is the key looked up (or one equal to it, stored before)
+    if how != "token":  # the same calls store the same keys with the Python wrapper
+        ref(0)
+        for a, kw in calls:
+            ref(*a, **kw)
+        assert [_shape(x) for x in cache.keys()] == [_shape(x) for x in ref_cache.keys()]
 
 
 def test_hits_are_counted_and_cleared() -> None:
@@ -152,22 +234,30 @@ def test_an_expired_entry_is_not_a_hit(clock: Any) -> None:
 class Twins(RuleBasedStateMachine):
     """The same steps on a cache memoizing in C and one whose get override keeps the Python wrapper."""
 
-    def __init__(self, clock: Any, start_ns: int, bounds: dict[str, Any]) -> None:
+    def __init__(self, clock: Any, start_ns: int, bounds: dict[str, Any], typed: bool) -> None:
         super().__init__()
         clock.set(start_ns)
         self.clock = clock
         self.caches = [Cache(**bounds), GetOverride(**bounds)]
         self.made: list[list[Any]] = [[], []]
-        self.fns = [self._memoized(c, m) for c, m in zip(self.caches, self.made)]
+        self.fns = [self._memoized(c, m, typed) for c, m in zip(self.caches, self.made)]
         assert type(self.fns[0]) is MemoFunction and type(self.fns[1]) is not MemoFunction
 
     @staticmethod
-    def _memoized(cache: Any, made: list[Any]) -> Any:
+    def _memoized(cache: Any, made: list[Any], typed: bool) -> Any:
         def orig(x: int, y: Any = None) -> Any:
             made.append((x, y))
             return [x, y]
 
-        return cache.memoize(orig, namespace="twins", ttl=5)
+        return cache.memoize(orig, namespace="twins", ttl=5, typed=typed)
+
+    @rule(x=st.sampled_from([0, 1, 1.0, True, 2]), y=st.sampled_from([None, "a", 1, 1.0]))
+    def call_keyword(self, x: Any, y: Any) -> None:
+        assert self.fns[0](x, y=y) == self.fns[1](x, y=y)
+
+    @rule(x=st.sampled_from([0, 1.0, True, 2]))
+    def call_other_type(self, x: Any) -> None:
+        assert self.fns[0](x) == self.fns[1](x)
 
     @rule(x=st.integers(0, 6), y=st.sampled_from([None, "a", 2**70]))
     def call(self, x: int, y: Any) -> None:
@@ -210,11 +300,12 @@ class Twins(RuleBasedStateMachine):
         assert self.fns[0].cache_info() == self.fns[1].cache_info()
 
 
+@pytest.mark.parametrize("typed", [False, True])
 @pytest.mark.parametrize("bounds", [{}, {"max_size": 3}, {"max_size": 5}])
-def test_the_compiled_hit_leaves_the_table_as_get_does(clock: Any, bounds: dict[str, Any]) -> None:
+def test_the_compiled_hit_leaves_the_table_as_get_does(clock: Any, bounds: dict[str, Any], typed: bool) -> None:
     start_ns = clock.now
     run_state_machine_as_test(
-        lambda: Twins(clock, start_ns, bounds),
+        lambda: Twins(clock, start_ns, bounds, typed),
         settings=settings(
             max_examples=80, stateful_step_count=40, deadline=None, suppress_health_check=[HealthCheck.too_slow]
         ),
@@ -281,6 +372,109 @@ def test_an_eq_that_changes_the_cache_gets_a_right_answer(make: Any) -> None:
     assert next(writes, None) is None  # the compares did change the cache
     assert calls == [1, 2]
     assert f.cache_info().hits == 2
+
+
+@pytest.mark.parametrize("typed", [False, True])
+def test_an_expired_keyword_or_typed_entry_is_not_a_hit(clock: Any, typed: bool) -> None:
+    cache = Cache()
+    calls: list[Any] = []
+
+    @cache.memoize(ttl=10, typed=typed)
+    def f(x: Any, y: int = 0) -> Any:
+        calls.append((x, y))
+        return x
+
+    call = (lambda: f(1.0)) if typed else (lambda: f(1, y=2))
+    call()
+    call()
+    clock.advance(9.9)
+    call()
+    assert len(calls) == 1 and f._fast_hits == 2
+    clock.advance(0.2)
+    call()
+    assert len(calls) == 2 and f._fast_hits == 2
+    assert cache.stats().expired == 1
+    assert f.cache_info().hits == 2 and f.cache_info().misses == 2
+
+
+def test_typed_heads_past_the_bound_still_hit() -> None:
+    from godistcache._memo_keys import MAX_TYPED_HEADS
+
+    f = Cache().memoize(lambda x: type(x).__name__, typed=True)
+    classes = [type(f"C{i}", (), {}) for i in range(MAX_TYPED_HEADS + 20)]
+    objs = [c() for c in classes]
+    assert [f(o) for o in objs] == [f"C{i}" for i in range(len(objs))]
+    assert [f(o) for o in objs] == [f"C{i}" for i in range(len(objs))]
+    assert f.cache_info().hits == len(objs) and f._fast_hits == len(objs)
+
+
+def test_keyword_names_need_not_be_sorted_nor_identifiers() -> None:
+    seen: list[Any] = []
+    f = Cache().memoize(lambda **k: seen.append(k) or sorted(k))
+    f(a=1)
+    assert f(**{"z": 1, "a": 2, "m": 3}) == ["a", "m", "z"]
+    assert f(m=3, z=1, a=2) == ["a", "m", "z"] and f(**{"not an identifier": 1, "é": 2}) == ["not an identifier", "é"]
+    assert f(**{"é": 2, "not an identifier": 1}) == ["not an identifier", "é"]
+    assert f(*(), **{}) == [] and len(seen) == 4  # f(**{}) is f(): a plain call
+    assert f() == [] and len(seen) == 4
+    assert f._fast_hits == 3
+
+
+class Name(str):
+    """A keyword's name that is a str subclass: left to the Python wrapper."""
+
+
+def test_every_way_of_calling_with_keywords() -> None:
+    cache = Cache()
+    made: list[Any] = []
+
+    @cache.memoize
+    def f(x: int, y: int = 0, z: int = 0) -> tuple[int, int, int]:
+        made.append((x, y, z))
+        return (x, y, z)
+
+    f(0)  # resolves the function's identity
+    assert f(1, y=2) == (1, 2, 0)  # stores it
+    routes: list[Callable[[], Any]] = [
+        lambda: f(1, y=2),  # vectorcall: the names as a tuple, no dict
+        lambda: f(*(1,), **{"y": 2}),  # a dict, turned into names by the interpreter
+        lambda: MemoFunction.__call__(f, 1, y=2),  # Cython's __call__: a dict, to tp_call
+        lambda: functools.partial(f, y=2)(1),
+    ]
+    for route in routes:
+        fast = f._fast_hits
+        assert route() == (1, 2, 0) and route() == (1, 2, 0)
+        assert f._fast_hits == fast + 2
+    assert f(y=2, x=1) == (1, 2, 0) and f(x=1, y=2) == (1, 2, 0)  # x by name: another key, in name order
+    assert made == [(0, 0, 0), (1, 2, 0), (1, 2, 0)]
+    assert sorted(map(repr, cache.keys())) == sorted(map(repr, [f._key_of(0), f._key_of(1, y=2), f._key_of(x=1, y=2)]))
+    fast = f._fast_hits
+    assert f(1, **{Name("y"): 2}) == (1, 2, 0) and f._fast_hits == fast  # the wrapper's hit
+    assert f.cache_info().hits == 10 and f.cache_info().misses == 3
+
+
+def test_a_keyword_call_misses_with_its_keywords() -> None:
+    f = Cache().memoize(lambda *a, **k: (a, k))
+    f(0)
+    assert f(1, b=2, a=3) == ((1,), {"b": 2, "a": 3})
+    assert f(1, a=3, b=2) == ((1,), {"b": 2, "a": 3})
+    assert f.cache_info().hits == 1 and f._fast_hits == 1
+    with pytest.raises(TypeError, match="the arguments of .* are not hashable"):
+        f(1, c=[1])
+
+
+class WithMethod:
+    @Cache().memoize
+    def method(self, x: int, *, y: int = 0) -> tuple[Any, int, int]:
+        return (self, x, y)
+
+
+def test_a_method_called_with_keywords_hits_in_c() -> None:
+    obj = WithMethod()
+    assert obj.method(1, y=2) == (obj, 1, 2)
+    fast = WithMethod.method._fast_hits
+    assert obj.method(1, y=2) == (obj, 1, 2) and obj.method(x=1, y=2) == (obj, 1, 2)
+    assert WithMethod.method._fast_hits == fast + 1  # x=1 by name is another key: a miss
 
 
 def test_an_unhashable_argument_says_so() -> None:

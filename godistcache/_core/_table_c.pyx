@@ -21,7 +21,9 @@ Invariants that keep the interpreter safe whatever the keys do:
 cimport cython
 from cpython.object cimport PyObject, PyTypeObject, PyObject_RichCompareBool, Py_EQ
 from cpython.float cimport PyFloat_CheckExact, PyFloat_AS_DOUBLE
+from cpython.list cimport PyList_GET_ITEM
 from cpython.long cimport PyLong_CheckExact
+from cpython.mem cimport PyMem_Free, PyMem_Malloc
 from cpython.tuple cimport PyTuple_CheckExact, PyTuple_GET_ITEM, PyTuple_GET_SIZE
 from libc.math cimport floor, isinf, isnan
 from libc.stdint cimport INT64_MAX, int64_t, uint8_t, uint32_t, uint64_t
@@ -115,6 +117,13 @@ CLOCK_RESOLUTION_NS = gdc_clock_resolution_ns()
 cdef uint32_t _EMPTY_INDEX[MIN_SIZE]
 
 cdef object _NO_DEFAULT = object()   # pop's default when none was given
+
+ctypedef struct _Snap:   # a live entry's objects, referenced, for Table._list
+    PyObject *key
+    PyObject *value
+    int64_t expires
+    int64_t written
+    PyObject *origin
 
 from godistcache._core._clock_py import timer_to_ns as _timer_to_ns
 
@@ -1543,19 +1552,73 @@ cdef class Table:
     def _list(self, int kind):
         """The live entries as :meth:`_iter` gives them, in a list taken in one step.
 
-        For copy, deepcopy and pickle: with the GIL off, a list built from
-        :meth:`_iter` lets other threads write between two items, and the
-        iterator then raises "cache changed during iteration".
+        For copy, deepcopy and pickle. A list built from :meth:`_iter` lets
+        other threads write between two items (with the GIL off, or whenever
+        an allocation runs a finaliser), and the iterator then raises "cache
+        changed during iteration". Here one pass that runs no Python code
+        takes a reference to every live entry's objects; the tuples are built
+        from those afterwards.
         """
         if kind < 0 or kind > 5:
             raise ValueError(f"kind must be 0 to 5, got {kind}")
-        cdef _TableIter it = _TableIter._new(self, kind)
-        cdef list out = []
+        cdef int64_t now = _now(self)     # a timer is Python code: before the pass
+        cdef Py_ssize_t n = self._nentries, i, k = 0, j
+        cdef _Snap *snap = <_Snap *>PyMem_Malloc(<size_t>(n if n > 0 else 1) * sizeof(_Snap))
+        cdef Entry *ep
+        cdef list out
+        cdef _Snap *e
+        if snap == NULL:
+            raise MemoryError()
+        for i in range(n):      # no Python code runs in this loop
+            ep = &self._entries[i]
+            if ep.key == NULL or (ep.expires != 0 and ep.expires <= now):
+                continue
+            e = &snap[k]
+            e.key = ep.key
+            e.value = ep.value
+            e.expires = ep.expires
+            e.written = self._written[i] if self._written != NULL else 0
+            e.origin = NULL
+            if kind == 5 and self._sync:
+                e.origin = PyList_GET_ITEM(self._origin_ids, self._origin[i] if self._origin != NULL else 0)
+                _incref(e.origin)
+            _incref(e.key)
+            _incref(e.value)
+            k += 1
+        j = 0
         try:
-            while True:
-                out.append(it._next(self))
-        except StopIteration:
+            out = [None] * k
+            for j in range(k):
+                e = &snap[j]
+                key = <object>e.key
+                value = <object>e.value
+                if kind == 0:
+                    out[j] = key
+                elif kind == 1:
+                    out[j] = value
+                elif kind == 2:
+                    out[j] = (key, value)
+                elif kind == 3:
+                    out[j] = (key, value, e.expires)
+                elif kind == 4:
+                    out[j] = (key, value, e.expires, e.written)
+                else:
+                    out[j] = (key, value, e.expires, e.written, <object>e.origin if e.origin != NULL else "")
+                _decref(e.key)
+                _decref(e.value)
+                if e.origin != NULL:
+                    _decref(e.origin)
+                e.key = NULL
             return out
+        finally:
+            for i in range(j, k):   # what an error (MemoryError) left unbuilt
+                e = &snap[i]
+                if e.key != NULL:
+                    _decref(e.key)
+                    _decref(e.value)
+                    if e.origin != NULL:
+                        _decref(e.origin)
+            PyMem_Free(snap)
 
     @cython.critical_section
     def _put_at(self, key, value, expires_ns, written_ns=None):

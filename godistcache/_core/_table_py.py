@@ -588,8 +588,27 @@ class Table(BoundMethods, ListenerMethods, SyncMethods):
         """The live entries as :meth:`_iter` gives them, in a list taken in one step (copy, deepcopy, pickle)."""
         if kind not in (0, 1, 2, 3, 4, 5):
             raise ValueError(f"kind must be 0 to 5, got {kind}")
-        with self._lock:
-            return list(self._gen(kind, list(self._data.items()), self._version))
+        out: list[Any] = []
+        with self._lock:  # other threads wait; built without _gen's version check, so a finaliser can't break it
+            now = self._now()
+            for key, entry in list(self._data.items()):
+                value, expires, written = entry[0], entry[1], entry[2]
+                if expires and expires <= now:
+                    continue
+                if kind == 0:
+                    out.append(key)
+                elif kind == 1:
+                    out.append(value)
+                elif kind == 2:
+                    out.append((key, value))
+                elif kind == 3:
+                    out.append((key, value, expires))
+                elif kind == 4:
+                    out.append((key, value, expires, written))
+                else:
+                    origin = self._origin_ids[self._origins.get(key, 0)] if self._sync else ""
+                    out.append((key, value, expires, written, origin))
+        return out
 
     def _put_at(self, key: Hashable, value: Any, expires_ns: int, written_ns: int | None = None) -> bool:
         """Store value under key with an absolute expiry (Unix ns; 0: never).
