@@ -301,7 +301,6 @@ class TestPutSafe:
         assert cache.put_safe(key, "w", ttl=0) is True
         assert list(cache.items()) == [(key, "w")]
 
-
     # The compiled core reads an exact str key back from the entry its store wrote, unless Python code run
     # by the store (the old value's finaliser here) changed that entry.
     def test_false_when_the_old_values_finaliser_deletes_the_key(self, cache: Any) -> None:
