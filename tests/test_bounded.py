@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import logging
 import pickle
+import random
 import threading
 from typing import Any
 
@@ -278,6 +279,26 @@ def test_a_finaliser_that_puts_during_eviction(cache_cls: type[Any]) -> None:
     assert len(cache) == 5
     cache.clear()
     assert len(cache) <= 5
+
+
+def test_quiet_and_listened_stores_evict_alike(cache_cls: type[Any]) -> None:
+    """A store that evicts with no listener takes a short path; it frees what the listened one frees."""
+    quiet = bounded(cache_cls, max_size=40)
+    loud = bounded(cache_cls, max_size=40)
+    heard = listened(loud)
+    rng = random.Random(15)
+    for i in range(3000):
+        key = f"k{rng.randrange(150)}"
+        if rng.random() < 0.4:
+            assert quiet.get(key) == loud.get(key)
+        else:
+            ttl = 0 if rng.random() < 0.8 else 3600
+            quiet.put(key, i, ttl)
+            loud.put(key, i, ttl)
+        assert list(quiet.items()) == list(loud.items())
+    evicted = [cause for _, _, cause in heard if cause == "evicted"]
+    assert len(evicted) > 1000
+    assert quiet.stats().evicted == loud.stats().evicted == len(evicted)
 
 
 # -- stats, copies, snapshots -------------------------------------------------------------

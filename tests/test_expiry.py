@@ -301,6 +301,39 @@ class TestPutSafe:
         assert cache.put_safe(key, "w", ttl=0) is True
         assert list(cache.items()) == [(key, "w")]
 
+    # The compiled core reads an exact str key back from the entry its store wrote, unless Python code run
+    # by the store (the old value's finaliser here) changed that entry.
+    def test_false_when_the_old_values_finaliser_deletes_the_key(self, cache: Any) -> None:
+        class Deleter:
+            def __del__(self) -> None:
+                cache.delete("k")
+
+        cache.put("k", Deleter())
+        assert cache.put_safe("k", "v", ttl=60) is False
+        assert "k" not in cache
+
+    def test_false_when_the_old_values_finaliser_replaces_the_value(self, cache: Any) -> None:
+        class Replacer:
+            def __del__(self) -> None:
+                cache.put("k", "theirs")
+
+        cache.put("k", Replacer())
+        assert cache.put_safe("k", "ours", ttl=60) is False
+        assert cache.get("k") == "theirs"
+
+    def test_true_when_the_old_values_finaliser_moves_the_entries(self, cache: Any) -> None:
+        class Grower:
+            def __del__(self) -> None:
+                for i in range(1000):
+                    cache.put(f"g{i}", i)
+
+        cache.put("a", 0)
+        cache.delete("a")
+        cache.put("k", Grower())
+        v = Val("v")
+        assert cache.put_safe("k", v, ttl=60) is True
+        assert cache.get("k") is v and len(cache) == 1001
+
 
 class TestOverwriteRules:
     def test_overwrite_live_keeps_key_and_position_new_value(self, cache: Any, clock: Any) -> None:

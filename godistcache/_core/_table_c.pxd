@@ -32,6 +32,7 @@ cdef class Table:
     cdef Py_ssize_t _used      # entries not deleted (live, or expired not yet freed)
     cdef int64_t _min_expires  # lower bound of every expiry in the table
     cdef readonly int64_t _default_ttl_ns
+    cdef Py_ssize_t _last_ix   # the entry the latest store wrote (put_safe reads it back; check its key)
     cdef uint64_t _version     # bumped when the live key set or the layout changes
     cdef readonly uint64_t _moves    # bumped when the entries move (resize, clear, swap): positions change
     cdef object _default_ttl
@@ -90,7 +91,7 @@ cdef class Table:
     cdef Py_ssize_t _main_victim(self, Py_ssize_t protect, int64_t now) noexcept
     cdef int _evict_one(self, Py_ssize_t protect, int64_t now, PyObject **k, PyObject **v) except -1
     cdef object _make_room(self, Py_ssize_t protect, int64_t now, PyObject **k1, PyObject **v1, int *evicted1)
-    cdef int _ghost_add(self, Py_hash_t h) except -1
+    cdef int _ghost_add(self, Py_hash_t h) noexcept
     cdef bint _ghost_take(self, Py_hash_t h) noexcept
     cdef void _free_arrays(self) noexcept
     cdef void _free_side_arrays(self) noexcept

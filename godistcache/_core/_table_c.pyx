@@ -24,6 +24,7 @@ from cpython.float cimport PyFloat_CheckExact, PyFloat_AS_DOUBLE
 from cpython.list cimport PyList_GET_ITEM
 from cpython.long cimport PyLong_CheckExact
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
+from cpython.unicode cimport PyUnicode_CheckExact
 from cpython.tuple cimport PyTuple_CheckExact, PyTuple_GET_ITEM, PyTuple_GET_SIZE
 from libc.math cimport floor, isinf, isnan
 from libc.stdint cimport INT64_MAX, int64_t, uint8_t, uint32_t, uint64_t
@@ -66,6 +67,7 @@ cdef extern from "gdc.h":
     traverseproc gdc_get_traverse(PyTypeObject *tp) noexcept
     inquiry gdc_get_clear(PyTypeObject *tp) noexcept
     uint64_t GDC_GOLDEN
+    void gdc_prefetch(const void *p) noexcept nogil
 
 
 cdef enum:
@@ -493,12 +495,17 @@ cdef inline int _store(Table self, object key, object value, int64_t expires, in
         if self._weigher is not None:
             w = self._weigh(key, value)     # Python code: before the table is looked at
     cdef Py_hash_t h = gdc_hash(key)
+    if self._slow and self._ghost_buckets != 0:
+        # A new key looks for its ghost once stored (_policy_insert): fetch the bucket during the lookup.
+        gdc_prefetch(&self._ghost[4 * <size_t>((_mix(h) >> 32) & <uint64_t>(self._ghost_buckets - 1))])
     cdef Py_ssize_t free_slot = -1
     cdef Py_ssize_t slot = _lookup(self, key, h, &free_slot)
     cdef Py_ssize_t ix
     cdef Entry *ep
     cdef PyObject *old_key = NULL
     cdef PyObject *old_value = NULL
+    cdef PyObject *k1
+    cdef PyObject *v1
     if slot >= 0:
         ep = _entry_at(self, slot)
         if ep.expires != 0 and ep.expires <= (now if now or self._timer is not None else gdc_now_ns()):
@@ -517,6 +524,7 @@ cdef inline int _store(Table self, object key, object value, int64_t expires, in
             if expires != 0 and expires < self._min_expires:
                 self._min_expires = expires
             ix = ep - self._entries
+            self._last_ix = ix
             if self._written != NULL:
                 self._written[ix] = _stamp(self, written, now)
                 if self._origin != NULL:
@@ -554,6 +562,7 @@ cdef inline int _store(Table self, object key, object value, int64_t expires, in
             self._origin[self._nentries] = origin
     self._index[free_slot] = <uint32_t>(self._nentries + 2) | _tag(_mix(h), self._idxmask)
     ix = self._nentries
+    self._last_ix = ix
     self._nentries += 1
     self._used += 1
     self._version += 1
@@ -564,7 +573,16 @@ cdef inline int _store(Table self, object key, object value, int64_t expires, in
             if self._weights != NULL:
                 self._weights[ix] = w
                 self._weight += w
-            self._policy_insert(ix, h)
+            Table._policy_insert(self, ix, h)
+            if (self._used > self._max_size and self._on_evict is None and self._weights == NULL
+                    and _evict_quiet(self, ix, now if now or self._timer is not None else gdc_now_ns(), &k1, &v1)):
+                # The common store into a full table: one entry out and nobody to tell, without _store_tail's
+                # generality; the references go in the order _store_tail releases them.
+                _xdecref(old_key)
+                _xdecref(old_value)
+                _decref(k1)
+                _decref(v1)
+                return 0
         return _store_tail(self, ix, old_key, old_value, _EXPIRED, now)
     _xdecref(old_key)
     _xdecref(old_value)
@@ -609,6 +627,115 @@ cdef int _store_tail(Table self, Py_ssize_t ix, PyObject *old_key, PyObject *old
         _xdecref(k1)
         _xdecref(v1)
     return 0
+
+
+cdef bint _evict_quiet(Table t, Py_ssize_t protect, int64_t now, PyObject **k, PyObject **v) noexcept:
+    """_make_room's work when it is one eviction and no purge: unlink one entry, its references to *k, *v.
+
+    For a table bounded by entries alone, over its bound by one. Returns False, having changed nothing,
+    when that is not the case, a purge is due or no entry can go: the caller then takes the general path.
+    The usual victim, the small queue's oldest entry when it was never accessed, is found and unlinked
+    here in line; any other goes through _pick_victim and _take_victim.
+    """
+    if t._used - 1 != t._max_size or (now >= t._min_expires and t._since_purge >= max(t._max_size // PURGE_SHARE, 1)):
+        return False
+    cdef Py_ssize_t i = t._small_hand, n = t._nentries
+    cdef Entry *entries = t._entries
+    cdef uint8_t *pol = t._pol
+    cdef Entry *ep
+    cdef Probe p
+    cdef uint64_t m
+    cdef uint32_t fp
+    cdef uint32_t *b
+    if t._nsmall > 0 and t._nsmall * SMALL_SHARE >= t._max_size:
+        # _small_victim's first steps: the hand passes entries gone or in the main queue
+        while i < n and (entries[i].key == NULL or (pol[i] & POL_MAIN)):
+            i += 1
+        t._small_hand = i
+        if i < n and i != protect and pol[i] == 0:
+            ep = &entries[i]
+            k[0] = ep.key
+            v[0] = ep.value
+            m = _mix(ep.hash)
+            _probe_start(&p, m, t._shift, <size_t>t._size - 1)
+            while (t._index[p.i] & t._idxmask) != <uint32_t>(i + 2):
+                _probe_next(&p)
+            t._index[p.i] = SLOT_DELETED
+            ep.key = NULL
+            ep.value = NULL
+            t._used -= 1
+            t._nsmall -= 1
+            t._since_purge += 1
+            if ep.expires != 0 and ep.expires <= now:
+                t._expired += 1
+                return True
+            t._evicted += 1
+            t._version += 1
+            if t._ghost_buckets == 0:
+                Table._ghost_add(t, ep.hash)
+                return True
+            # _ghost_add's work
+            fp = _fingerprint(m)
+            b = &t._ghost[4 * <size_t>((m >> 32) & <uint64_t>(t._ghost_buckets - 1))]
+            if b[0] != fp and b[1] != fp and b[2] != fp and b[3] != fp:
+                if b[0] == 0:
+                    b[0] = fp
+                elif b[1] == 0:
+                    b[1] = fp
+                elif b[2] == 0:
+                    b[2] = fp
+                elif b[3] == 0:
+                    b[3] = fp
+                else:
+                    b[t._ghost_ctr & 3] = fp
+                    t._ghost_ctr += 1
+            # The next store's victim is most likely the next entry: start fetching what evicting it reads
+            # (its index slot, its ghost bucket, its key), which a large table keeps in no cache.
+            i += 1
+            if i < n and entries[i].key != NULL:
+                m = _mix(entries[i].hash)
+                gdc_prefetch(&t._index[_slot0(m, t._shift)])
+                gdc_prefetch(&t._ghost[4 * <size_t>((m >> 32) & <uint64_t>(t._ghost_buckets - 1))])
+                gdc_prefetch(entries[i].key)
+            return True
+    i = _pick_victim(t, protect, now)
+    if i < 0:
+        return False
+    t._since_purge += 1
+    _take_victim(t, i, now, k, v)
+    return True
+
+
+cdef inline Py_ssize_t _pick_victim(Table t, Py_ssize_t protect, int64_t now) noexcept:
+    """The entry S3-FIFO frees next (never protect): the small queue's while it is large enough; -1: none."""
+    cdef Py_ssize_t ix = -1
+    cdef Py_ssize_t cap = t._max_size if t._max_size != PY_SSIZE_T_MAX else t._used
+    if t._nsmall > 0 and (t._nsmall * SMALL_SHARE >= cap or t._nsmall == t._used):
+        ix = Table._small_victim(t, protect, now)
+    if ix < 0:
+        ix = Table._main_victim(t, protect, now)
+        if ix < 0:
+            ix = Table._small_victim(t, protect, now)
+    return ix
+
+
+cdef inline int _take_victim(Table t, Py_ssize_t ix, int64_t now, PyObject **k, PyObject **v) noexcept:
+    """Unlink entry ix, handing its references to *k and *v; 1 when evicted, 0 when it had expired."""
+    cdef Entry *ep = &t._entries[ix]
+    cdef bint expired = ep.expires != 0 and ep.expires <= now
+    cdef bint small = not (t._pol[ix] & POL_MAIN)
+    cdef Py_hash_t h = ep.hash
+    k[0] = ep.key
+    v[0] = ep.value
+    Table._unlink_slot(t, Table._slot_of_entry(t, ix))
+    if expired:
+        t._expired += 1
+        return 0
+    t._evicted += 1
+    t._version += 1
+    if small:
+        Table._ghost_add(t, h)
+    return 1
 
 
 cdef inline uint32_t _fingerprint(uint64_t m) noexcept nogil:
@@ -857,14 +984,14 @@ cdef class Table:
         return w
 
     cdef int _policy_insert(self, Py_ssize_t ix, Py_hash_t h) noexcept:
-        if self._ghost_buckets != 0 and self._ghost_take(h):
+        if self._ghost_buckets != 0 and Table._ghost_take(self, h):
             self._pol[ix] = POL_MAIN
         else:
             self._pol[ix] = 0
             self._nsmall += 1
         return 0
 
-    cdef int _ghost_add(self, Py_hash_t h) except -1:
+    cdef int _ghost_add(self, Py_hash_t h) noexcept:
         """Remember h's fingerprint; a full bucket gives up a slot chosen round-robin."""
         cdef Py_ssize_t want, slots = 64
         if self._ghost_buckets == 0:
@@ -968,31 +1095,10 @@ cdef class Table:
 
         Returns 1 when it was evicted, 0 when it had expired.
         """
-        cdef Py_ssize_t ix = -1
-        cdef Py_ssize_t cap = self._max_size if self._max_size != PY_SSIZE_T_MAX else self._used
-        if self._nsmall > 0 and (self._nsmall * SMALL_SHARE >= cap or self._nsmall == self._used):
-            ix = self._small_victim(protect, now)
+        cdef Py_ssize_t ix = _pick_victim(self, protect, now)
         if ix < 0:
-            ix = self._main_victim(protect, now)
-            if ix < 0:
-                ix = self._small_victim(protect, now)
-                if ix < 0:
-                    raise RuntimeError("cache over its bound with no entry to evict (a bug: please report it)")
-        cdef Entry *ep = &self._entries[ix]
-        cdef bint expired = ep.expires != 0 and ep.expires <= now
-        cdef bint small = not (self._pol[ix] & POL_MAIN)
-        cdef Py_hash_t h = ep.hash
-        k[0] = ep.key
-        v[0] = ep.value
-        self._unlink_slot(self._slot_of_entry(ix))
-        if expired:
-            self._expired += 1
-            return 0
-        self._evicted += 1
-        self._version += 1
-        if small:
-            self._ghost_add(h)
-        return 1
+            raise RuntimeError("cache over its bound with no entry to evict (a bug: please report it)")
+        return _take_victim(self, ix, now, k, v)
 
     cdef object _make_room(self, Py_ssize_t protect, int64_t now, PyObject **k1, PyObject **v1,
                            int *evicted1):
@@ -1271,8 +1377,32 @@ cdef class Table:
         Returns:
             True when the value read back is the very object stored and live.
         """
-        _put(self, key, value, self._default_ttl_ns if ttl is None else _ttl_ns(ttl))
-        cdef Py_ssize_t ix = _find_live(self, key)
+        cdef int64_t ttl_ns = self._default_ttl_ns if ttl is None else _ttl_ns(ttl)
+        cdef int64_t now = 0, expires = 0
+        cdef uint64_t expired = self._expired
+        cdef Py_ssize_t n = self._nentries
+        if ttl_ns:      # as _put
+            now = _now(self)
+            expires = INT64_MAX if now > INT64_MAX - ttl_ns else now + ttl_ns
+        _store(self, key, value, expires, now)
+        cdef Py_ssize_t ix = self._last_ix
+        cdef Entry *ep
+        if (PyUnicode_CheckExact(key) and self._timer is None and 0 <= ix < self._nentries
+                and self._entries[ix].key == <PyObject *>key):
+            # The read back without a second lookup: an exact str's hash and equality run no Python code, so
+            # a lookup would find the entry the store wrote, as long as that entry still holds this very key
+            # (Python code the store ran, a finaliser or a listener, may have changed the table since).
+            ep = &self._entries[ix]
+            if not self._slow and ix == n and self._expired == expired:
+                # A new key appended with nothing released or evicted: no Python code ran since the clock was
+                # read, so the whole call is one step at that reading, when the entry (ttl > 0) is live.
+                return ep.value == <PyObject *>value
+            if ep.expires != 0 and ep.expires <= gdc_now_ns():
+                self._expired += 1
+                self._drop_slot(self._slot_of_entry(ix), _EXPIRED)
+                return False
+            return ep.value == <PyObject *>value
+        ix = _find_live(self, key)
         return ix >= 0 and self._entries[ix].value == <PyObject *>value
 
     @cython.critical_section

@@ -403,4 +403,11 @@ static inline void gdc_set_call(PyTypeObject *tp, ternaryfunc call)
     tp->tp_call = call;
 }
 
+/* A hint that *p will be read soon: the bounded store fetches its next victim's lines ahead. */
+#if defined(__GNUC__) || defined(__clang__)
+#define gdc_prefetch(p) __builtin_prefetch((const void *)(p))
+#else
+#define gdc_prefetch(p) ((void)(p))
+#endif
+
 #endif /* GDC_H */
