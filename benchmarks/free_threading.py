@@ -6,10 +6,13 @@
 Figures (issue 15), each beside its reference measured in the same run:
 
 - GET hit, 1 thread, this interpreter vs ``--against`` (3.14 with the GIL):
-  the same script timed in both, in alternating rounds, best round each;
+  the same script timed in both, in alternating rounds, best round each,
+  for the cache and for ``dict`` (what the interpreter itself costs);
 - GET hit, 2 threads vs 1 thread on this interpreter: total hits per second
   (goal >= 1.7x on 2 cores: reads scale), with ``dict`` measured alike;
 - mixed 90% GET / 10% PUT, 2 threads vs 1 (goal >= 1.4x), ``dict`` alike;
+- the same two with each thread on a container of its own ("own"): what
+  the machine and the interpreter allow once nothing is shared;
 - ``--stress S``: the 8-thread stress of every call (``godistcache._stress``)
   for S seconds, then its consistency checks.
 
@@ -67,8 +70,11 @@ def _mixed_loop(c: Any, keys: list[str], n: int) -> None:
                 get(k)
 
 
-def _round(loop: Callable[[Any, list[str], int], None], c: Any, threads: int, passes: int) -> float:
-    """Operations per second of ``threads`` threads each running loop(passes) over its own shuffled keys."""
+def _round(loop: Callable[[Any, list[str], int], None], cs: list[Any], threads: int, passes: int) -> float:
+    """Operations per second of ``threads`` threads each running loop(passes) over its own shuffled keys.
+
+    Thread t works on ``cs[t % len(cs)]``: one shared container, or one each.
+    """
     keysets = []
     for t in range(threads):
         keys = [f"key:{i}" for i in range(KEYS)]
@@ -77,12 +83,12 @@ def _round(loop: Callable[[Any, list[str], int], None], c: Any, threads: int, pa
     barrier = threading.Barrier(threads + 1)
     ends: list[float] = []
 
-    def run(keys: list[str]) -> None:
+    def run(c: Any, keys: list[str]) -> None:
         barrier.wait()
         loop(c, keys, passes)
         ends.append(time.perf_counter())
 
-    workers = [threading.Thread(target=run, args=(keys,)) for keys in keysets]
+    workers = [threading.Thread(target=run, args=(cs[t % len(cs)], keys)) for t, keys in enumerate(keysets)]
     for w in workers:
         w.start()
     barrier.wait()
@@ -95,42 +101,48 @@ def _round(loop: Callable[[Any, list[str], int], None], c: Any, threads: int, pa
 def measure(rounds: int, passes: int) -> dict[str, float]:
     """Best ops/s of each (container, workload, threads), in alternating rounds."""
     cases = [
-        (kind, name, loop, threads)
+        (kind, name, loop, threads, own)
         for kind in ("cache", "dict")
         for name, loop in (("get", _get_loop), ("mixed", _mixed_loop))
-        for threads in (1, 2)
+        for threads, own in ((1, False), (2, False), (2, True))
     ]
-    containers = {"cache": _filled("cache"), "dict": _filled("dict")}
+    containers = {kind: [_filled(kind), _filled(kind)] for kind in ("cache", "dict")}
     best: dict[str, float] = {}
     for r in range(rounds):
-        for kind, name, loop, threads in cases[r % len(cases) :] + cases[: r % len(cases)]:
-            key = f"{kind} {name} x{threads}"
-            best[key] = max(best.get(key, 0.0), _round(loop, containers[kind], threads, passes))
+        for kind, name, loop, threads, own in cases[r % len(cases) :] + cases[: r % len(cases)]:
+            key = f"{kind} {name} x{threads}{' own' if own else ''}"
+            cs = containers[kind] if own else containers[kind][:1]
+            best[key] = max(best.get(key, 0.0), _round(loop, cs, threads, passes))
     return best
 
 
-def _single(rounds: int, passes: int) -> float:
-    """Best ns per GET hit on one thread (the measurement --against repeats in the other interpreter)."""
-    c = _filled("cache")
+def _single(rounds: int, passes: int) -> dict[str, float]:
+    """Best ns per GET hit on one thread, cache and dict (the measurement --against repeats elsewhere)."""
     keys = [f"key:{i}" for i in range(KEYS)]
     random.Random(0).shuffle(keys)
-    best = float("inf")
-    for _ in range(rounds):
-        t0 = time.perf_counter()
-        _get_loop(c, keys, passes)
-        best = min(best, (time.perf_counter() - t0) / (passes * KEYS) * 1e9)
+    best: dict[str, float] = {}
+    for kind in ("cache", "dict"):
+        c = _filled(kind)
+        best[kind] = float("inf")
+        for _ in range(rounds):
+            t0 = time.perf_counter()
+            _get_loop(c, keys, passes)
+            best[kind] = min(best[kind], (time.perf_counter() - t0) / (passes * KEYS) * 1e9)
     return best
 
 
-def against(python: str, rounds: int, passes: int) -> tuple[float, float]:
-    """(ns here, ns there): a GET hit on one thread, in alternating rounds of this interpreter and python."""
-    here = there = float("inf")
+def against(python: str, rounds: int, passes: int) -> tuple[dict[str, float], dict[str, float]]:
+    """(ns here, ns there) by kind: a GET hit on one thread, in alternating rounds of this interpreter and python."""
+    here = {"cache": float("inf"), "dict": float("inf")}
+    there = dict(here)
     env = {k: v for k, v in os.environ.items() if k != "PYTHON_GIL"}
     cmd = [python, __file__, "--single", "--rounds", "1", "--passes", str(passes)]
     for _ in range(rounds):
-        here = min(here, _single(1, passes))
         out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True).stdout
-        there = min(there, json.loads(out.strip().splitlines()[-1])["ns"])
+        for kind, ns in json.loads(out.strip().splitlines()[-1]).items():
+            there[kind] = min(there[kind], ns)
+        for kind, ns in _single(1, passes).items():
+            here[kind] = min(here[kind], ns)
     return here, there
 
 
@@ -143,7 +155,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--single", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.single:
-        print(json.dumps({"ns": _single(args.rounds, args.passes)}))
+        print(json.dumps(_single(args.rounds, args.passes)))
         return 0
     version = sys.version.split()[0]
     print(
@@ -160,16 +172,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     for key, ops in best.items():
         print(f"{key:24} {ops / 1e6:8.2f}")
     for kind in ("cache", "dict"):
-        g = best[f"{kind} get x2"] / best[f"{kind} get x1"]
-        m = best[f"{kind} mixed x2"] / best[f"{kind} mixed x1"]
-        print(f"{kind:6} GET 2 threads / 1: {g:.2f}x   mixed 90/10 2 threads / 1: {m:.2f}x")
-    print(f"goals (cache): GET 2 threads >= {GOALS['get_2_threads']}x, mixed >= {GOALS['mixed_2_threads']}x")
+        for own in ("", " own"):
+            g = best[f"{kind} get x2{own}"] / best[f"{kind} get x1"]
+            m = best[f"{kind} mixed x2{own}"] / best[f"{kind} mixed x1"]
+            where = f"one {kind} each" if own else f"one shared {kind}"
+            print(f"2 threads / 1, {where:16}: GET {g:.2f}x   mixed 90/10 {m:.2f}x")
+    print(f"goals (one shared cache): GET >= {GOALS['get_2_threads']}x, mixed >= {GOALS['mixed_2_threads']}x")
     if args.against:
         here, there = against(args.against, args.rounds, args.passes)
-        print(
-            f"GET hit, 1 thread: {here:.1f} ns here, {there:.1f} ns with {args.against}: speed "
-            f"{there / here:.2f}x (goal >= {GOALS['one_thread_vs_gil']}x)"
-        )
+        for kind in ("cache", "dict"):
+            print(
+                f"GET hit, 1 thread, {kind:5}: {here[kind]:.1f} ns here, {there[kind]:.1f} ns with {args.against}: "
+                f"speed {there[kind] / here[kind]:.2f}x"
+            )
+        print(f"goal (cache) >= {GOALS['one_thread_vs_gil']}x")
     return 0
 
 

@@ -13,7 +13,8 @@ import copy
 import functools
 import inspect
 import pickle
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings

@@ -379,8 +379,9 @@ cdef inline Py_ssize_t _lookup(Table t, object key, Py_hash_t h, Py_ssize_t *fre
     The common path, small enough to inline: it walks the linear slots of the
     probe sequence and settles every probe that needs no __eq__ (the very key
     object, or another tag); the first probe that does hands the whole lookup
-    to _lookup_slow, and the end of the linear slots hands the rest of the
-    sequence to _lookup_far.
+    to _lookup_slow (two exact str are compared here: that runs no Python
+    code), and the end of the linear slots hands the rest of the sequence to
+    _lookup_far.
     """
     cdef uint64_t m = _mix(h)
     cdef size_t mask = <size_t>t._size - 1
@@ -406,7 +407,10 @@ cdef inline Py_ssize_t _lookup(Table t, object key, Py_hash_t h, Py_ssize_t *fre
             if ep.key == <PyObject *>key:
                 return <Py_ssize_t>i
             if ep.hash == h:
-                return _lookup_slow(t, key, h, free_slot)
+                if not gdc_both_exact_str(ep.key, <PyObject *>key):
+                    return _lookup_slow(t, key, h, free_slot)
+                if gdc_str_eq(ep.key, <PyObject *>key):     # an equal str, another object: no Python code
+                    return <Py_ssize_t>i
         i = (i + 1) & mask
     return _lookup_far(t, key, h, free_slot, (i - 1) & mask, first_deleted)
 
