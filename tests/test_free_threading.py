@@ -185,3 +185,18 @@ def test_pop_popitem_setdefault_as_dict_has_them(cache_cls: Any) -> None:
         cache.popitem()
     stats = cache.stats()
     assert (stats.hits, stats.misses) == (5, 4)  # pops and setdefaults count as lookups, as self[key] did
+
+
+def test_popitem_does_not_call_a_subclass_pop(cache_cls: Any) -> None:
+    # As dict.popitem: the removal is the table's own, in the same step as finding the oldest entry, whatever
+    # a subclass makes of pop (here one that would remove nothing and answer something else).
+    class Sub(cache_cls):  # type: ignore[misc, valid-type]
+        def pop(self, key: Any, default: Any = None) -> Any:
+            return "not the value"
+
+    cache = Sub()
+    cache.put("a", 1)
+    cache.put("b", 2)
+    assert cache.popitem() == ("a", 1)
+    assert "a" not in cache and list(cache.keys()) == ["b"]
+    assert cache.pop("b") == "not the value" and "b" in cache

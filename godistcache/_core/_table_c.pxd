@@ -76,6 +76,7 @@ cdef class Table:
     cdef int64_t _written_of(self, object key) except -2
     cdef int _resize(self, Py_ssize_t minused) except -1
     cdef int _delete(self, object key, PyObject **value=*) except -1
+    cdef object _pop(self, object key, object default)
     cdef Py_ssize_t _purge(self) except -1
     cdef Py_ssize_t _purge_into(self, int64_t now, list grave) except -1
     cdef int _bury(self, Py_ssize_t ix, list grave, object cause) except -1

@@ -1532,6 +1532,10 @@ cdef class Table:
         deletes, and another thread deleting in between made it raise
         KeyError even with a default (or return a value it didn't remove).
         """
+        return self._pop(key, default)
+
+    cdef object _pop(self, object key, object default):
+        """pop's work, for pop and popitem: a C call, so popitem runs no subclass's pop and stays one step."""
         cdef PyObject *value = NULL
         if self._delete(key, &value) == 1:
             self._hits += 1
@@ -1551,7 +1555,7 @@ cdef class Table:
             key = it._next(self)
         except StopIteration:
             raise KeyError("popitem(): cache is empty") from None
-        return key, self.pop(key)
+        return key, self._pop(key, _NO_DEFAULT)
 
     @cython.critical_section
     def setdefault(self, key, default=None):

@@ -438,7 +438,7 @@ class Table(BoundMethods, ListenerMethods, SyncMethods):
         """Remove and return the oldest live (key, value) pair, in one step; KeyError when there is none."""
         with self._lock:
             for key in self._iter(0):
-                return key, self.pop(key)
+                return key, Table.pop(self, key)  # the table's own pop, as the compiled core: not a subclass's
         raise KeyError("popitem(): cache is empty")
 
     def setdefault(self, key: Hashable, default: Any = None) -> Any:
