@@ -5,8 +5,10 @@ Usage: python fleet_worker.py CONFIG_JSON
 It syncs a cache through the store, makes random puts, TTL puts and deletes on a small key space
 (and one clear, if told), logging each operation with the exact stamp the cache gave it, then
 waits for the whole fleet, flushes, waits two intervals, and dumps its entries.
-The switch interval is made huge so that the syncer thread runs only while this thread sleeps:
-an operation and the reading of its stamp are never split by a merge.
+An operation and the reading of its stamp must never be split by a merge: each is done holding a
+lock that the syncer thread also holds while it merges a segment (Syncer._apply, wrapped below).
+A huge switch interval alone was enough with the GIL, never without it (3.14t runs both threads
+at once, and a merge in between gave a wrong log line or "cache changed during iteration").
 """
 
 from __future__ import annotations
@@ -15,12 +17,32 @@ import json
 import os
 import random
 import sys
+import threading
 import time
+from typing import Any
+
+MERGING = threading.Lock()
+APPLIED = [0]  # segments merged holding MERGING: the test checks the wrapper was on the syncer's path
+
+
+def _hold_merges() -> None:
+    """Make the syncer merge each segment holding MERGING (patched on the class: before any syncer runs)."""
+    from godistcache.syncer import Syncer
+
+    apply = Syncer._apply
+
+    def _apply(self: Any, *args: Any) -> bool:
+        with MERGING:
+            APPLIED[0] += 1
+            return apply(self, *args)
+
+    Syncer._apply = _apply  # type: ignore[method-assign]
 
 
 def main() -> None:
     cfg = json.loads(sys.argv[1])
     sys.setswitchinterval(1000)
+    _hold_merges()
     from godistcache import Cache, S3Store
 
     store = S3Store(
@@ -43,26 +65,27 @@ def main() -> None:
         n = 0
         cleared = False
         while time.monotonic() < deadline:
-            for _ in range(rng.randint(1, 8)):
-                k = f"k{rng.randrange(cfg['keys'])}"
-                r = rng.random()
-                n += 1
-                if r < 0.55:
-                    value = [cfg["id"], n]
-                    ttl = rng.choice([0, 0, 600, 3600])
-                    cache.put(k, value, ttl)
-                    stamp, origin = cache._stamp_info(k)
-                    expires = next(e for kk, _, e in cache._iter(3) if kk == k)
-                    log.append(["put", k, value, expires, stamp, origin])
-                elif r < 0.85:
-                    if cache.delete(k):
-                        stamp = next(s for kk, s, o in cache._tombstones() if kk == k)
-                        log.append(["del", k, None, 0, stamp, cfg["id"]])
-                elif cfg.get("clear_at") and not cleared and n >= cfg["clear_at"]:
-                    cache.clear()
-                    cleared = True
-                    stamp, origin = cache._floor_of()
-                    log.append(["clear", None, None, 0, stamp, origin])
+            with MERGING:
+                for _ in range(rng.randint(1, 8)):
+                    k = f"k{rng.randrange(cfg['keys'])}"
+                    r = rng.random()
+                    n += 1
+                    if r < 0.55:
+                        value = [cfg["id"], n]
+                        ttl = rng.choice([0, 0, 600, 3600])
+                        cache.put(k, value, ttl)
+                        stamp, origin = cache._stamp_info(k)
+                        expires = next(e for kk, _, e in cache._iter(3) if kk == k)
+                        log.append(["put", k, value, expires, stamp, origin])
+                    elif r < 0.85:
+                        if cache.delete(k):
+                            stamp = next(s for kk, s, o in cache._tombstones() if kk == k)
+                            log.append(["del", k, None, 0, stamp, cfg["id"]])
+                    elif cfg.get("clear_at") and not cleared and n >= cfg["clear_at"]:
+                        cache.clear()
+                        cleared = True
+                        stamp, origin = cache._floor_of()
+                        log.append(["clear", None, None, 0, stamp, origin])
             time.sleep(rng.random() * 0.05)
         with open(os.path.join(out, f"{cfg['id']}.log.json"), "w") as f:
             json.dump(log, f)
@@ -72,9 +95,11 @@ def main() -> None:
         time.sleep(cfg["interval"] * 2 + 0.5)
         syncer.flush(timeout=60)
         time.sleep(cfg["interval"] * 2 + 0.5)
-        state = sorted([k, v, e] for k, v, e in cache._iter(3))
+        with MERGING:
+            state = sorted([k, v, e] for k, v, e in cache._iter(3))
         with open(os.path.join(out, f"{cfg['id']}.state.json"), "w") as f:
-            json.dump({"state": state, "skipped": syncer.skipped, "failures": syncer.failures}, f)
+            dumped = {"state": state, "skipped": syncer.skipped, "failures": syncer.failures, "applied": APPLIED[0]}
+            json.dump(dumped, f)
         _barrier(out, "dumped", cfg["fleet"])
 
 

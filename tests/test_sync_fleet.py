@@ -63,13 +63,17 @@ def run_fleet(s3server: S3Server, tmp_path: Path, *, cipher_key: Optional[bytes]
         procs.append(
             subprocess.Popen([sys.executable, str(WORKER), json.dumps(cfg)], stderr=subprocess.PIPE, text=True)
         )
-    for p in procs:
-        try:
+    try:
+        for p in procs:
             _, err = p.communicate(timeout=180)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            raise
-        assert p.returncode == 0, err[-3000:]
+            assert p.returncode == 0, err[-3000:]
+    finally:  # a failed or hung worker: stop the others too, and close every pipe (no warning in a later test)
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+            p.wait()
+            if p.stderr is not None:
+                p.stderr.close()
     logs = []
     for ident in ids:
         logs += json.loads((tmp_path / f"{ident}.log.json").read_text())
@@ -80,6 +84,7 @@ def run_fleet(s3server: S3Server, tmp_path: Path, *, cipher_key: Optional[bytes]
     for ident in ids:
         dumped = json.loads((tmp_path / f"{ident}.state.json").read_text())
         assert dumped["skipped"] == 0
+        assert dumped["applied"] > 0, f"{ident} merged no segment through fleet_worker's lock"
         assert dumped["state"] == model, ident
 
 
