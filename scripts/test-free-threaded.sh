@@ -5,7 +5,9 @@
 #   scripts/test-free-threaded.sh --gil        3.14 (the default build, with the GIL), the whole suite
 #   scripts/test-free-threaded.sh --tsan       3.14t built with ThreadSanitizer, the extension too, the
 #                                              threaded tests only (TSan runs ~10x slower); reports in
-#                                              $GODISTCACHE_TSAN_LOG (default ./tsan-report/)
+#                                              $GODISTCACHE_TSAN_LOG (default ./tsan-report/). It fails
+#                                              first unless the extension is instrumented and a deliberate
+#                                              race (a positive control) is reported.
 #   scripts/test-free-threaded.sh --python-only [--gil|--tsan]
 #                                              build (or find) the interpreter, print its path, stop
 #
@@ -90,6 +92,30 @@ if [ "$variant" = tsan ]; then
         fi
     done
     echo "== the extension is instrumented (__tsan_read calls in every module)"
+    # And 0 reports mean something only if a race does reach the report files: a positive control, a
+    # two-thread unsynchronised counter in an instrumented library, run the way the tests are run.
+    cat >"$tmp/race.c" <<'C'
+#include <pthread.h>
+static long counter;
+static void *bump(void *arg) { for (int i = 0; i < 100000; i++) counter++; return arg; }
+long race(void) {
+    pthread_t a, b;
+    pthread_create(&a, 0, bump, 0);
+    pthread_create(&b, 0, bump, 0);
+    pthread_join(a, 0);
+    pthread_join(b, 0);
+    return counter;
+}
+C
+    cc -fsanitize=thread -g -shared -fPIC -o "$tmp/librace.so" "$tmp/race.c" -lpthread
+    mkdir -p "$tmp/control"
+    TSAN_OPTIONS="halt_on_error=0 log_path=$tmp/control/tsan suppressions=$ROOT/scripts/tsan.supp" PYTHON_GIL=0 \
+        "$py" -c "import ctypes, sys; ctypes.CDLL(sys.argv[1]).race()" "$tmp/librace.so" || true  # 66: it reported
+    if ! cat "$tmp"/control/tsan.* 2>/dev/null | grep '^WARNING: ThreadSanitizer: data race' >/dev/null; then
+        echo "== ThreadSanitizer's positive control raced unreported: a report count of 0 would mean nothing" >&2
+        exit 1
+    fi
+    echo "== positive control: a deliberate race was reported"
 fi
 
 cd "$ROOT"
