@@ -193,6 +193,11 @@ def sdist(path, listing):
     """Every tracked source is in the sdist; nothing generated or untracked is."""
     with tarfile.open(path) as tf:
         files = [m.name for m in tf.getmembers() if m.isfile()]
+        cython_text = {
+            m.name.split("/", 1)[-1]: tf.extractfile(m).read().decode("utf-8")
+            for m in tf.getmembers()
+            if m.isfile() and m.name.endswith((".pyx", ".pxd"))
+        }
     tops = {f.split("/", 1)[0] for f in files}
     if len(tops) != 1:
         sys.exit(f"sdist: expected one top directory, got {sorted(tops)}")
@@ -210,9 +215,17 @@ def sdist(path, listing):
                     "godistcache/_core/*.py", "godistcache/py.typed", "tests/conftest.py", "tests/test_*.py", "setup.py", "pyproject.toml"):
         if not fnmatch.filter(rel, pattern):
             problems.append(f"nothing matching {pattern} in the sdist")
-    for f in fnmatch.filter(rel, "*.pyx"):
-        if f[:-4] + ".pxd" not in have:
-            problems.append(f"{f} has no .pxd beside it")
+    # Every module a .pyx or .pxd cimports from the package needs its .pxd in the sdist (a leaf
+    # module that nothing cimports, as _memo_c, needs none).
+    cimports = 0
+    for f, text in sorted(cython_text.items()):
+        for m in re.finditer(r"^\s*from\s+(godistcache(?:\.\w+)+)\s+cimport\b", text, re.M):
+            cimports += 1
+            pxd = m.group(1).replace(".", "/") + ".pxd"
+            if pxd not in have:
+                problems.append(f"{f} cimports {m.group(1)}, whose {pxd} is not in the sdist")
+    if not cimports:
+        problems.append("no .pyx in the sdist cimports from the package: the cimport check found nothing to check")
     for f in rel:
         if f.endswith(GENERATED) or "__pycache__/" in f:
             problems.append(f"generated file in the sdist: {f}")
@@ -402,7 +415,12 @@ build_one() {
     echo "   repaired: $(basename "$whl")"
     echo "   tag: $tag"
     auditwheel show "$whl" 2>&1 | sed -e '/^ *$/d' -e 's/^/   | /'
-    [ "${tag%%-*}" = "cp3$minor" ] || { warn "python tag ${tag%%-*} is not cp3$minor"; return 1; }
+    # A free-threaded wheel is cp314-cp314t: its python tag is the minor's, its ABI tag says t.
+    local pytag="${tag%%-*}" abitag
+    abitag="${tag#*-}"
+    abitag="${abitag%%-*}"
+    [ "$pytag" = "cp3${minor%t}" ] || { warn "python tag $pytag is not cp3${minor%t}"; return 1; }
+    [ "$abitag" = "cp3$minor" ] || { warn "ABI tag $abitag is not cp3$minor"; return 1; }
     local p
     for p in ${plat//./ }; do
         [[ "$p" == manylinux* ]] || { warn "platform tag $p is not manylinux"; return 1; }

@@ -20,6 +20,7 @@ code anyway) is not budgeted, nor is a pickle's own expansion.
 from __future__ import annotations
 
 import datetime
+import sys
 import sysconfig
 from typing import Any, Optional
 
@@ -62,6 +63,7 @@ __all__ = [
     "COST_TUPLE",
     "COST_UUID",
     "OBJECT_EXTRA",
+    "TUPLE_EXTRA",
     "DECODE_ALLOWANCE",
     "DECODE_EXPANSION",
     "UNLIMITED",
@@ -94,7 +96,9 @@ COST_STR_WIDE = 76 + OBJECT_EXTRA
 COST_BYTES = 33 + OBJECT_EXTRA  # + len
 COST_BYTEARRAY = 64 + OBJECT_EXTRA  # + len
 COST_BIGINT = 32 + OBJECT_EXTRA  # + 2 per byte
-COST_TUPLE = 40 + OBJECT_EXTRA  # + 8 per item
+#: What a tuple adds from 3.14, which caches its hash in it (gdc.h's GDC_TUPLE_EXTRA).
+TUPLE_EXTRA = 8 if sys.version_info >= (3, 14) else 0
+COST_TUPLE = 40 + OBJECT_EXTRA + TUPLE_EXTRA  # + 8 per item
 COST_LIST = 56 + 2 * OBJECT_EXTRA  # + 8 per item; the extra twice, as for dicts
 # + COST_DICT_SMALL for 1 to 5 pairs, else COST_DICT_PAIR per pair; the extra twice (measured on 3.14t)
 COST_DICT = 64 + 2 * OBJECT_EXTRA

@@ -174,7 +174,7 @@ cdef extern from "gdc.h":
         COST_BYTES "(33 + GDC_OBJECT_EXTRA)"
         COST_BYTEARRAY "(64 + GDC_OBJECT_EXTRA)"
         COST_BIGINT "(32 + GDC_OBJECT_EXTRA)"
-        COST_TUPLE "(40 + GDC_OBJECT_EXTRA)"
+        COST_TUPLE "(40 + GDC_OBJECT_EXTRA + GDC_TUPLE_EXTRA)"
         COST_LIST "(56 + 2 * GDC_OBJECT_EXTRA)"
         COST_DICT "(64 + 2 * GDC_OBJECT_EXTRA)"
         COST_DICT_SMALL "(160 + GDC_OBJECT_EXTRA)"
@@ -207,8 +207,8 @@ cdef object _DecodeBudgetError = _budget.DecodeBudgetError
 cdef object _budget_message = _budget.budget_message
 assert (C_MAX_DEPTH, C_EXPANSION, C_ALLOWANCE, COST_ENTRY) == (
     _value_format.MAX_DEPTH, _budget.DECODE_EXPANSION, _budget.DECODE_ALLOWANCE, _budget.COST_ENTRY)
-assert (COST_FLOAT, COST_LIST, COST_PICKLED, COST_SET_ITEM) == (
-    _budget.COST_FLOAT, _budget.COST_LIST, _budget.COST_PICKLED, _budget.COST_SET_ITEM)
+assert (COST_FLOAT, COST_LIST, COST_PICKLED, COST_SET_ITEM, COST_TUPLE) == (
+    _budget.COST_FLOAT, _budget.COST_LIST, _budget.COST_PICKLED, _budget.COST_SET_ITEM, _budget.COST_TUPLE)
 
 _CONTAINER_NAMES = ("tuple", "list", "dict", "set", "frozenset")   # tags 0x09..0x0D
 

@@ -37,6 +37,13 @@
 #else
 #  define GDC_OBJECT_EXTRA 0
 #endif
+/* And a tuple, from 3.14, caches its hash in itself: 8 bytes more
+ * (_budget.TUPLE_EXTRA). */
+#if PY_VERSION_HEX >= 0x030E0000
+#  define GDC_TUPLE_EXTRA 8
+#else
+#  define GDC_TUPLE_EXTRA 0
+#endif
 
 /* Unix wall time in nanoseconds. Wall time, not a monotonic clock, because
  * expiry times travel inside snapshots to other machines and processes. */
