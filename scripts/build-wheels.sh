@@ -430,13 +430,18 @@ build_one() {
     check wheel "$whl" "$minor"
 
     stage "timing"
-    # Runtime dependencies downloaded first, untimed; the timed part then needs
-    # no network. pip's configuration files and PIP_FIND_LINKS stay out of it.
+    # Runtime dependencies fetched first, untimed, as wheels (pip wheel: a dependency with no wheel
+    # for this interpreter, as pycryptodome's abi3 one on 3.14t, is built here, so that the timed
+    # install needs neither the network nor build tools). pip's configuration files and
+    # PIP_FIND_LINKS stay out of the timed part.
     "$py" -m venv "$dir/dl-venv"
-    "$dir/dl-venv/bin/python" -m pip download -q -d "$dir/links" "$whl" >"$dir/download.log" 2>&1 || {
+    "$dir/dl-venv/bin/python" -m pip wheel -w "$dir/links" "$whl" >"$dir/download.log" 2>&1 || {
         cat "$dir/download.log" >&2
         return 1
     }
+    local built
+    built="$(sed -n 's/^ *Building wheel for \([^ ]*\) .*/\1/p' "$dir/download.log" | sort -u | paste -sd, -)"
+    [ -z "$built" ] || echo "   dependencies with no wheel for $version, built from source (untimed): $built"
     local run t0 t1 t2 totals=() installs=() gets=() pipstart=()
     for run in $(seq 1 "$TIMING_RUNS"); do
         local venv="$dir/time-venv-$run"
