@@ -439,9 +439,10 @@ build_one() {
         cat "$dir/download.log" >&2
         return 1
     }
+    # Built here (now or by an earlier run, from pip's cache): a plain linux_* platform tag, not manylinux.
     local built
-    built="$(sed -n 's/^ *Building wheel for \([^ ]*\) .*/\1/p' "$dir/download.log" | sort -u | paste -sd, -)"
-    [ -z "$built" ] || echo "   dependencies with no wheel for $version, built from source (untimed): $built"
+    built="$(cd "$dir/links" && ls -- *-linux_*.whl 2>/dev/null | cut -d- -f1 | sort -u | paste -sd, - || true)"
+    [ -z "$built" ] || echo "   dependencies with no wheel for $version on the index, built from source (untimed): $built"
     local run t0 t1 t2 totals=() installs=() gets=() pipstart=()
     for run in $(seq 1 "$TIMING_RUNS"); do
         local venv="$dir/time-venv-$run"
