@@ -192,11 +192,12 @@ def report(problems, what):
 def sdist(path, listing):
     """Every tracked source is in the sdist; nothing generated or untracked is."""
     with tarfile.open(path) as tf:
-        files = [m.name for m in tf.getmembers() if m.isfile()]
+        members = [m for m in tf.getmembers() if m.isfile()]
+        files = [m.name for m in members]
         cython_text = {
             m.name.split("/", 1)[-1]: tf.extractfile(m).read().decode("utf-8")
-            for m in tf.getmembers()
-            if m.isfile() and m.name.endswith((".pyx", ".pxd"))
+            for m in members
+            if m.name.endswith((".pyx", ".pxd"))
         }
     tops = {f.split("/", 1)[0] for f in files}
     if len(tops) != 1:

@@ -71,6 +71,9 @@ trap 'rm -rf "$tmp"' EXIT
 "$exe" -m venv "$tmp/venv"
 py="$tmp/venv/bin/python"
 "$py" -m pip install -q --upgrade pip
+# How ThreadSanitizer runs, for the positive control and the tests alike: every report of the run, not the first
+# (halt_on_error=0), written under $1; the suppressions name what is not ours.
+tsan_options() { echo "halt_on_error=0 second_deadlock_stack=1 log_path=$1/tsan suppressions=$ROOT/scripts/tsan.supp"; }
 if [ "$variant" = tsan ]; then
     # The extension is instrumented only if its compile line says -fsanitize=thread: setuptools does not always
     # take the interpreter's configure CFLAGS (which do), and an environment CFLAGS replaces them, so say it
@@ -109,7 +112,7 @@ long race(void) {
 C
     cc -fsanitize=thread -g -shared -fPIC -o "$tmp/librace.so" "$tmp/race.c" -lpthread
     mkdir -p "$tmp/control"
-    TSAN_OPTIONS="halt_on_error=0 log_path=$tmp/control/tsan suppressions=$ROOT/scripts/tsan.supp" PYTHON_GIL=0 \
+    TSAN_OPTIONS="$(tsan_options "$tmp/control")" PYTHON_GIL=0 \
         "$py" -c "import ctypes, sys; ctypes.CDLL(sys.argv[1]).race()" "$tmp/librace.so" || true  # 66: it reported
     if ! cat "$tmp"/control/tsan.* 2>/dev/null | grep '^WARNING: ThreadSanitizer: data race' >/dev/null; then
         echo "== ThreadSanitizer's positive control raced unreported: a report count of 0 would mean nothing" >&2
@@ -132,8 +135,8 @@ case "$variant" in
         report="${GODISTCACHE_TSAN_LOG:-$ROOT/tsan-report}"
         mkdir -p "$report"
         rm -f "$report"/tsan.*
-        # halt_on_error=0: every report of the run, not the first; the suppressions name what is not ours.
-        export TSAN_OPTIONS="halt_on_error=0 second_deadlock_stack=1 log_path=$report/tsan suppressions=$ROOT/scripts/tsan.supp"
+        TSAN_OPTIONS="$(tsan_options "$report")"
+        export TSAN_OPTIONS
         export GODISTCACHE_STRESS_SECONDS="${GODISTCACHE_STRESS_SECONDS:-10}"
         if [ $# -gt 0 ]; then
             args=("$@")
